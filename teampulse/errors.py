@@ -1,0 +1,31 @@
+"""Errors the core and plugins raise; each carries a one-line message for users."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "SourceError", "TeampulseError"]
+
+
+class TeampulseError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+class ConfigError(TeampulseError):
+    """A config value is missing or wrong; names the file and the key."""
+
+    def __init__(self, key: str, reason: str, path: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.path = path
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}{self.key}: {self.reason}"
+
+    def with_path(self, path: str) -> ConfigError:
+        """Return the same error naming the config file."""
+        return ConfigError(self.key, self.reason, path)
+
+
+class SourceError(TeampulseError):
+    """A source could not collect (unreachable, refused, malformed reply)."""

@@ -1,0 +1,176 @@
+"""Typed events that sources yield and the core stores.
+
+This module is part of the public plugin API: plugins build these objects and
+nothing else of the core's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeAlias
+
+__all__ = [
+    "ACTION_KINDS",
+    "Batch",
+    "Change",
+    "CollectContext",
+    "Event",
+    "LeadershipAction",
+    "PersonSignal",
+    "Source",
+    "Sprint",
+    "StatusCategory",
+    "TeamInfo",
+    "WorkItem",
+    "WorkItemRemoved",
+]
+
+
+class StatusCategory(StrEnum):
+    """Jira's three status categories, by their stable keys."""
+
+    TODO = "new"
+    IN_PROGRESS = "indeterminate"
+    DONE = "done"
+
+
+ACTION_KINDS: tuple[str, ...] = (
+    "one_on_one",
+    "team_check_in",
+    "recognition",
+    "deadline_renegotiated",
+    "workload_rebalanced",
+    "time_off_protected",
+    "survey_follow_up",
+    "recorded",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sprint:
+    """A sprint a work item belongs to (or belonged to)."""
+
+    id: str
+    state: str  # "future" | "active" | "closed"
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field change from a work item's history.
+
+    `field` is one of:
+    - "status": values are status category keys ("new", "indeterminate", "done");
+    - "duedate": values are ISO dates ("2026-03-15") or None;
+    - "assignee": values are person identifiers (an e-mail where the source knows it);
+    - "sprint": values are comma-separated sprint ids, as Jira writes them.
+    Person identifiers are pseudonymised by the core before anything is stored.
+    """
+
+    id: str  # stable within the item (Jira: history id + item index)
+    at: datetime  # timezone-aware
+    field: str
+    from_value: str | None
+    to_value: str | None
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """The current state of a work item, with its full change history."""
+
+    id: str  # stable within the source (Jira: the issue id)
+    key: str  # human key ("PAY-12"): stored, never a label or a log line
+    team: str
+    created: datetime
+    updated: datetime
+    status_category: StatusCategory
+    due: date | None = None
+    assignee: str | None = None
+    sprints: tuple[Sprint, ...] = ()
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemRemoved:
+    """A work item that was deleted or no longer matches its team's query."""
+
+    id: str
+    team: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSignal:
+    """Something a calendar or survey says about a person or a team.
+
+    `kind` examples: "time_off", "meeting", "one_on_one", "survey_response".
+    `person` is pseudonymised by the core; `attrs` holds only what a metric needs
+    (never a title, a comment or a name).
+    """
+
+    id: str
+    kind: str
+    start: datetime
+    end: datetime
+    person: str | None = None
+    team: str | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadershipAction:
+    """A leadership action for a team (kinds in ACTION_KINDS)."""
+
+    id: str
+    team: str
+    kind: str
+    at: datetime
+    person: str | None = None  # who it was for, pseudonymised by the core
+    note: str | None = None  # recorded by hand; never exported
+
+
+Event: TypeAlias = WorkItem | WorkItemRemoved | PersonSignal | LeadershipAction
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events to store together with the cursor that follows them, atomically."""
+
+    events: Sequence[Event]
+    cursor: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInfo:
+    """A configured team as a source sees it (raw e-mails: sources need them)."""
+
+    name: str
+    manager: str
+    members: tuple[str, ...]
+    jql: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+class CollectContext(Protocol):
+    """What the core hands a source for one collection."""
+
+    name: str  # the source's configured name
+    teams: Sequence[TeamInfo]
+    cursor: Mapping[str, Any] | None  # the last committed cursor, or None
+    now: datetime  # the collection time (timezone-aware UTC)
+
+    def progress(self, message: str) -> None:
+        """Report progress on a long collection (no personal data)."""
+
+
+class Source(Protocol):
+    """A configured source: yields batches of events for one collection."""
+
+    def collect(self, ctx: CollectContext) -> Iterator[Batch]:
+        """Yield batches; each is committed with its cursor before the next is asked for."""
+        ...
