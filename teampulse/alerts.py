@@ -1,0 +1,137 @@
+"""Evaluate the alerts from the engine's snapshots and the sources' health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from .config import Config
+from .engine import TeamSnapshot
+from .kinds import AlertState
+from .store import SourceRun
+from .timeutil import from_epoch, iso
+
+PRESSURE_ALERT = "ProcessPressureWithoutLeadership"
+TIME_OFF_ALERT = "TimeOffOverriddenUnderPressure"
+SOURCE_DOWN_ALERT = "TeampulseSourceDown"
+
+_LABELS = {
+    "wip_per_person": "work in progress per available person",
+    "overdue_share": "overdue share of open work",
+    "due_soon_share": "share of open work due within 7 days",
+    "scope_added_share": "scope added to the running sprint",
+    "after_hours_share": "share of work-item activity after hours",
+    "capacity_on_leave": "share of the team on leave",
+}
+_FACT_FOR = {
+    "wip_per_person": ("work in progress per available person", "wip_per_person", "{:.1f}"),
+    "overdue_share": ("overdue items", "overdue", "{:.0f}"),
+    "due_soon_share": ("items due within 7 days", "due_soon", "{:.0f}"),
+    "scope_added_share": ("items added to the running sprint (7 days)", "scope_added", "{:.0f}"),
+    "after_hours_share": ("after-hours share of activity", "after_hours_ratio", "{:.0%}"),
+    "capacity_on_leave": ("members on leave", "on_leave", "{:.0f}"),
+}
+
+
+def _days(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
+
+
+def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
+    """Return the ProcessPressureWithoutLeadership state of a team."""
+    rose = [c for c in snap.components if c.score > 0]
+    rose.sort(key=lambda c: c.score * c.weight, reverse=True)
+    parts = []
+    for c in rose[:4]:
+        label, fact, fmt = _FACT_FOR.get(c.name, (c.name, "", "{:.2f}"))
+        before = snap.episode_from.get(fact) if fact else None
+        now = snap.facts().get(fact) if fact else c.value
+        if before is not None and now is not None:
+            parts.append(f"{label} {fmt.format(before)} -> {fmt.format(now)}")
+        elif now is not None:
+            parts.append(f"{label} {fmt.format(now)}")
+    what = "; ".join(parts) or "no single component stands out"
+    since = iso(snap.episode_start)
+    held = (snap.as_of - snap.episode_start).total_seconds() if snap.episode_start else 0.0
+    actions = sum(snap.actions_since_episode.values())
+    need = config.alerts.min_actions
+    summary = (
+        f"Process pressure on team {snap.team} rose without a leadership action"
+        if snap.pressure_unmatched
+        else f"Process pressure on team {snap.team} is matched or normal"
+    )
+    description = (
+        f"Process pressure on {snap.team} is {snap.pressure:.2f} against a baseline of {snap.baseline:.2f} "
+        f"(alert at +{config.alerts.rise:.2f} or above {config.alerts.high:.2f}), "
+        + (f"elevated since {since} ({_days(held)}). " if since else "not elevated. ")
+        + f"What rose: {what}. "
+        + f"Leadership actions since then: {actions} (at least {need} needed"
+        + (", none recorded" if actions == 0 else "")
+        + "). "
+        + "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an item out "
+        "of the sprint, rebalance work, or record what was done with `teampulse action add`."
+    )
+    return AlertState(
+        alert=PRESSURE_ALERT,
+        labels={"team": snap.team},
+        severity="warning",
+        firing=snap.pressure_unmatched,
+        since=since if snap.pressure_unmatched else None,
+        summary=summary,
+        description=description,
+        evidence={
+            "pressure": snap.pressure,
+            "baseline": snap.baseline,
+            "episode_start": since,
+            "components": {
+                c.name: {"value": round(c.value, 4), "norm": round(c.norm, 4)} for c in snap.components
+            },
+            "before": dict(snap.episode_from),
+            "now": snap.facts(),
+            "actions_since_episode": dict(snap.actions_since_episode),
+            "min_actions": need,
+        },
+    )
+
+
+def source_alerts(config: Config, runs: Sequence[SourceRun], now: datetime) -> list[AlertState]:
+    """Return a TeampulseSourceDown state per configured source."""
+    limit = config.alerts.source_down_after.total_seconds()
+    by_name = {r.source: r for r in runs}
+    alerts = []
+    for name in config.sources:
+        run = by_name.get(name)
+        failing_since: float | None = None
+        if run and run.consecutive_failures:
+            failing_since = run.last_success if run.last_success is not None else run.last_attempt
+        down = failing_since is not None and now.timestamp() - failing_since >= limit
+        last = iso(from_epoch(run.last_success)) if run and run.last_success else "never"
+        alerts.append(
+            AlertState(
+                alert=SOURCE_DOWN_ALERT,
+                labels={"source": name},
+                severity="critical",
+                firing=down,
+                since=iso(from_epoch(failing_since)) if down and failing_since else None,
+                summary=f"teampulse source {name} is failing" if down else f"teampulse source {name} is up",
+                description=(
+                    f"Source {name} has failed {run.consecutive_failures if run else 0} times in a row; "
+                    f"last success: {last}; last error: {run.last_error if run else 'none'}. "
+                    "Its metrics are stale until it recovers: check the URL, the credentials in the "
+                    "environment and the source's rate limit."
+                ),
+                evidence={
+                    "consecutive_failures": run.consecutive_failures if run else 0,
+                    "last_success": last,
+                },
+            )
+        )
+    return alerts
+
+
+def evaluate_alerts(
+    config: Config, snapshots: Sequence[TeamSnapshot], runs: Sequence[SourceRun], now: datetime
+) -> list[AlertState]:
+    """Return the state of every alert, firing or not."""
+    return [pressure_alert(config, s) for s in snapshots] + source_alerts(config, runs, now)

@@ -1,0 +1,88 @@
+"""Wire config, plugins, store, engine and exporter into one collection cycle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import config as config_mod
+from .alerts import evaluate_alerts
+from .collect import CollectReport, build_sources, collect_all
+from .config import Config
+from .engine import TeamSnapshot, evaluate
+from .exporter import ExportState
+from .model import LeadershipAction, Source
+from .plugins import Registry, load_registry
+from .pseudonym import Pseudonymiser, key_from_env
+from .store import Store
+from .timeutil import utcnow
+
+log = logging.getLogger("teampulse")
+
+
+@dataclass
+class Runtime:
+    """A loaded config with its plugins, sources and store."""
+
+    config: Config
+    registry: Registry
+    sources: dict[str, Source]
+    store: Store
+    pseudonym: Pseudonymiser
+
+    @classmethod
+    def open(cls, path: str | None) -> Runtime:
+        """Load the config, the plugins and the store; raises TeampulseError."""
+        config = config_mod.load(path)
+        registry = load_registry()
+        sources = build_sources(config, registry)
+        key = key_from_env(required=True)
+        assert key is not None
+        store = Store(config.state)
+        return cls(config, registry, sources, store, Pseudonymiser(key))
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def collect(
+        self, now: datetime | None = None, on_progress: Callable[[str], None] | None = None
+    ) -> CollectReport:
+        """Collect every source into the store."""
+        return collect_all(
+            self.config, self.store, self.sources, self.pseudonym, now or utcnow(), on_progress
+        )
+
+    def evaluate(self, as_of: datetime | None = None) -> list[TeamSnapshot]:
+        """Return every team's snapshot at `as_of`."""
+        return evaluate(self.config, self.store, as_of or utcnow(), self.pseudonym, self.registry.signals)
+
+    def state(self, as_of: datetime | None = None, started: float | None = None) -> ExportState:
+        """Evaluate and return what the exporter serves."""
+        started = started if started is not None else time.time()
+        as_of = as_of or utcnow()
+        snapshots = self.evaluate(as_of)
+        runs = self.store.source_runs()
+        return ExportState(
+            snapshots=snapshots,
+            runs=runs,
+            alerts=evaluate_alerts(self.config, snapshots, runs, as_of),
+            sources=list(self.config.sources),
+            collected_at=time.time(),
+            duration=time.time() - started,
+        )
+
+    def record_action(
+        self, team: str, kind: str, at: datetime, note: str | None, source: str = "recorded"
+    ) -> str:
+        """Store a leadership action recorded by hand; return its id."""
+        import hashlib
+
+        if self.config.team(team) is None:
+            raise ValueError(f"unknown team {team!r}")
+        ident = hashlib.sha256(f"{team}|{kind}|{at.isoformat()}|{note or ''}".encode()).hexdigest()[:16]
+        self.store.add_action(LeadershipAction(id=ident, team=team, kind=kind, at=at, note=note), source)
+        return ident

@@ -1,0 +1,150 @@
+"""Run every configured source once: sources -> pseudonymiser -> store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .config import Config
+from .errors import ConfigError, SourceError
+from .model import (
+    Change,
+    Event,
+    LeadershipAction,
+    PersonSignal,
+    Source,
+    TeamInfo,
+    WorkItem,
+)
+from .plugins import Registry
+from .pseudonym import Pseudonymiser
+from .store import Store
+
+log = logging.getLogger("teampulse.collect")
+
+
+@dataclass
+class RunContext:
+    """The CollectContext the core hands each source."""
+
+    name: str
+    teams: Sequence[TeamInfo]
+    cursor: Mapping[str, Any] | None
+    now: datetime
+    on_progress: Callable[[str], None] | None = None
+
+    def progress(self, message: str) -> None:
+        """Report progress on a long collection."""
+        log.info("source %s: %s", self.name, message)
+        if self.on_progress:
+            self.on_progress(message)
+
+
+@dataclass
+class SourceResult:
+    """What one source's collection did."""
+
+    source: str
+    events: int = 0
+    batches: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class CollectReport:
+    """What one collection of every source did."""
+
+    results: list[SourceResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        """Return the sources that failed."""
+        return [r for r in self.results if r.error]
+
+
+def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
+    """Create every configured source; a bad table raises ConfigError naming the file."""
+    sources: dict[str, Source] = {}
+    for name, table in config.sources.items():
+        kind_name = table.options["plugin"]
+        kind = registry.sources.get(kind_name)
+        if kind is None:
+            known = ", ".join(sorted(registry.sources)) or "none installed"
+            raise ConfigError(
+                f"sources.{name}.plugin",
+                f"unknown source kind {kind_name!r} (installed: {known})",
+                str(config.path),
+            )
+        try:
+            sources[name] = kind.create(table)
+        except ConfigError as exc:
+            raise exc.with_path(str(config.path)) from None
+    return sources
+
+
+class _Pseudonymise:
+    """Replace every person identifier in an event by its pseudonym."""
+
+    def __init__(self, pseudonym: Pseudonymiser) -> None:
+        self.p = pseudonym
+
+    def change(self, c: Change) -> Change:
+        if c.field == "assignee":
+            return Change(c.id, c.at, c.field, self.p(c.from_value), self.p(c.to_value), self.p(c.author))
+        if c.author is None:
+            return c
+        return Change(c.id, c.at, c.field, c.from_value, c.to_value, self.p(c.author))
+
+    def __call__(self, ev: Event) -> Event:
+        if isinstance(ev, WorkItem):
+            return replace(
+                ev,
+                assignee=self.p(ev.assignee),
+                changes=tuple(self.change(c) for c in ev.changes),
+            )
+        if isinstance(ev, PersonSignal | LeadershipAction) and ev.person is not None:
+            return replace(ev, person=self.p(ev.person))
+        return ev
+
+
+def collect_all(
+    config: Config,
+    store: Store,
+    sources: Mapping[str, Source],
+    pseudonym: Pseudonymiser,
+    now: datetime,
+    on_progress: Callable[[str], None] | None = None,
+) -> CollectReport:
+    """Collect every source; one failing source does not stop the others."""
+    report = CollectReport()
+    teams = [t.info() for t in config.teams]
+    scrub = _Pseudonymise(pseudonym)
+    for name, source in sources.items():
+        result = SourceResult(source=name)
+        started = time.time()
+        ctx = RunContext(name=name, teams=teams, cursor=store.cursor(name), now=now, on_progress=on_progress)
+        try:
+            for batch in source.collect(ctx):
+                events = [scrub(ev) for ev in batch.events]
+                store.apply_batch(name, events, batch.cursor, time.time())
+                result.events += len(events)
+                result.batches += 1
+        except SourceError as exc:
+            result.error = str(exc)
+        except ConfigError as exc:
+            result.error = str(exc.with_path(str(config.path)))
+        except Exception as exc:  # a plugin bug must not take the other sources down
+            log.exception("source %s crashed", name)
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.seconds = time.time() - started
+        store.record_run(name, started, time.time(), result.error, result.events)
+        if result.error:
+            log.error("source %s failed: %s", name, result.error)
+        report.results.append(result)
+    store.prune(now.timestamp() - config.retention.total_seconds())
+    return report

@@ -1,0 +1,426 @@
+"""The engine: a pure function of the store and a time, giving one snapshot per team.
+
+Same store and `as_of`, same snapshots: `collect`, `check`, `--as-of` replays and
+backfill all call `evaluate`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .config import Config, Team
+from .kinds import SignalKind
+from .pseudonym import Pseudonymiser
+from .store import ChangeRow, ItemRow, Store
+
+DAY = 86400.0
+WEEK = 7 * DAY
+# How far back the engine replays history to find norms, baselines and episodes.
+SCAN_DAYS = 90
+# Fewer changes than this in a week cannot read as a high after-hours share.
+MIN_CHANGES_FOR_SHARE = 10
+TODO, IN_PROGRESS, DONE = "new", "indeterminate", "done"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of the pressure index at `as_of`."""
+
+    name: str
+    value: float
+    norm: float
+    score: float  # 0 at the norm, 1 at `saturation` times the norm
+    weight: float
+
+
+@dataclass(frozen=True)
+class TeamSnapshot:
+    """Everything the engine says about a team at one time."""
+
+    team: str
+    as_of: datetime
+    members: int
+    available: int
+    on_leave: int
+    open_items: int
+    throughput: int
+    completed_total: int
+    in_progress: int
+    overdue: int
+    due_soon: int
+    wip_per_person: float
+    cycle_time_p50: float | None
+    cycle_time_p85: float | None
+    scope_added: int
+    after_hours_ratio: float
+    pressure: float
+    baseline: float
+    components: tuple[Component, ...]
+    elevated: bool
+    episode_start: datetime | None
+    episode_from: Mapping[str, float]  # component values where the episode's norms were taken
+    actions_since_episode: Mapping[str, int]
+    actions_total: Mapping[str, int]
+    pressure_unmatched: bool
+
+    def facts(self) -> dict[str, float]:
+        """Return the numbers of this snapshot by name (for signals and JSON)."""
+        return {
+            "members": self.members,
+            "available": self.available,
+            "on_leave": self.on_leave,
+            "open_items": self.open_items,
+            "throughput": self.throughput,
+            "completed_total": self.completed_total,
+            "in_progress": self.in_progress,
+            "overdue": self.overdue,
+            "due_soon": self.due_soon,
+            "wip_per_person": self.wip_per_person,
+            "scope_added": self.scope_added,
+            "after_hours_ratio": self.after_hours_ratio,
+            "pressure": self.pressure,
+            "baseline": self.baseline,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "team": self.team,
+            "as_of": self.as_of.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            **self.facts(),
+            "cycle_time_p50_seconds": self.cycle_time_p50,
+            "cycle_time_p85_seconds": self.cycle_time_p85,
+            "components": [
+                {"name": c.name, "value": c.value, "norm": c.norm, "score": c.score, "weight": c.weight}
+                for c in self.components
+            ],
+            "elevated": self.elevated,
+            "episode_start": (
+                self.episode_start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                if self.episode_start
+                else None
+            ),
+            "actions_since_episode": dict(self.actions_since_episode),
+            "actions_total": dict(self.actions_total),
+            "pressure_unmatched": self.pressure_unmatched,
+        }
+
+
+@dataclass
+class _Item:
+    """One work item's history, replayable at any time."""
+
+    created: float
+    status_at: list[float]
+    status: list[str]
+    due_at: list[float]
+    due: list[str | None]
+    started: float | None
+    done: list[float]  # times it entered done
+    sprint_adds: list[tuple[float, str]]
+    sprints: dict[str, tuple[float | None, float | None]]
+
+    def status_on(self, t: float) -> str | None:
+        if t < self.created:
+            return None
+        return self.status[bisect_right(self.status_at, t) - 1]
+
+    def due_on(self, t: float) -> str | None:
+        return self.due[bisect_right(self.due_at, t) - 1]
+
+
+def _build_item(row: ItemRow, changes: Sequence[ChangeRow]) -> _Item:
+    status_changes = [c for c in changes if c.field == "status"]
+    due_changes = [c for c in changes if c.field == "duedate"]
+    first_status = status_changes[0].from_value if status_changes else row.status
+    status_at = [row.created] + [c.at for c in status_changes]
+    status = [first_status or TODO] + [c.to_value or TODO for c in status_changes]
+    first_due = due_changes[0].from_value if due_changes else row.due
+    due_at = [row.created] + [c.at for c in due_changes]
+    due = [first_due or None] + [c.to_value or None for c in due_changes]
+    done = [c.at for c in status_changes if c.to_value == DONE]
+    if row.status == DONE and not done and row.done_at is not None:
+        done = [row.done_at]
+    adds: list[tuple[float, str]] = []
+    for c in changes:
+        if c.field == "sprint":
+            before = {s.strip() for s in (c.from_value or "").split(",") if s.strip()}
+            after = {s.strip() for s in (c.to_value or "").split(",") if s.strip()}
+            adds.extend((c.at, s) for s in sorted(after - before))
+    sprints = {str(s["id"]): (s.get("start"), s.get("end")) for s in row.sprints}
+    return _Item(row.created, status_at, status, due_at, due, row.started_at, done, adds, sprints)
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    pos = q * (len(values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def _is_after_hours(t: float, team: Team) -> bool:
+    local = datetime.fromtimestamp(t, team.timezone)
+    if local.weekday() >= 5:
+        return True
+    start, end = team.working_hours
+    clock = local.time()
+    return clock < start or clock >= end
+
+
+@dataclass
+class _Day:
+    at: float
+    values: dict[str, float]
+    facts: dict[str, float] = field(default_factory=dict)
+
+
+class _TeamHistory:
+    """A team's items and signals, replayed day by day."""
+
+    def __init__(self, team: Team, store: Store, pseudonym: Pseudonymiser | None, as_of: float) -> None:
+        self.team = team
+        since = as_of - (SCAN_DAYS + 35) * DAY
+        rows = store.team_items(team.name, since, as_of)
+        changes = store.item_changes(rows)
+        self.items = [_build_item(r, changes.get((r.source, r.id), [])) for r in rows]
+        self.all_changes = sorted(c.at for cs in changes.values() for c in cs if c.at <= as_of)
+        self.after_hours = sorted(t for t in self.all_changes if _is_after_hours(t, team))
+        self.done_times = sorted(t for i in self.items for t in i.done if t <= as_of)
+        self.cycle = sorted(
+            (i.done[-1], i.done[-1] - i.started)
+            for i in self.items
+            if i.done and i.started and i.started <= i.done[-1]
+        )
+        self.adds = sorted(
+            (t, s, i.sprints.get(s, (None, None))) for i in self.items for t, s in i.sprint_adds
+        )
+        self.add_times = [a[0] for a in self.adds]
+        self.members = len(team.members)
+        members = set(pseudonym.many(list(team.members))) if pseudonym else set()
+        self.leave = [
+            (person, start, end)
+            for person, _team, start, end, _attrs in store.signals("time_off", since, as_of)
+            if person in members
+        ]
+        self.reassignments = [
+            (c.at, c.from_value)
+            for cs in changes.values()
+            for c in cs
+            if c.field == "assignee" and c.from_value
+        ]
+        self.due_moves = [
+            (c.at, c.from_value, c.to_value) for cs in changes.values() for c in cs if c.field == "duedate"
+        ]
+        self.sprint_removals = [
+            (c.at, c.from_value, c.to_value) for cs in changes.values() for c in cs if c.field == "sprint"
+        ]
+
+    def _count(self, times: Sequence[float], lo: float, hi: float) -> int:
+        return bisect_right(times, hi) - bisect_right(times, lo)
+
+    def day(self, t: float) -> _Day:
+        today = datetime.fromtimestamp(t, self.team.timezone).date()
+        soon = (today + timedelta(days=7)).isoformat()
+        today_s = today.isoformat()
+        open_items = wip = overdue = due_soon = 0
+        for item in self.items:
+            status = item.status_on(t)
+            if status is None or status == DONE:
+                continue
+            open_items += 1
+            if status == IN_PROGRESS:
+                wip += 1
+            due = item.due_on(t)
+            if due is not None:
+                if due < today_s:
+                    overdue += 1
+                elif due < soon:
+                    due_soon += 1
+        on_leave = len({person for person, s, e in self.leave if s <= t < e})
+        on_leave = min(on_leave, self.members)
+        available = max(self.members - on_leave, 1)
+        lo = t - WEEK
+        scope_added = 0
+        for at, _sprint, (start, end) in self.adds[
+            bisect_right(self.add_times, lo) : bisect_right(self.add_times, t)
+        ]:
+            if start is not None and at > start and (end is None or at < end):
+                scope_added += 1
+        changes = self._count(self.all_changes, lo, t)
+        after = self._count(self.after_hours, lo, t)
+        denominator = max(open_items, 1)
+        values = {
+            "wip_per_person": wip / available,
+            "overdue_share": overdue / denominator,
+            "due_soon_share": due_soon / denominator,
+            "scope_added_share": scope_added / denominator,
+            "after_hours_share": after / max(changes, MIN_CHANGES_FOR_SHARE),
+            "capacity_on_leave": on_leave / self.members if self.members else 0.0,
+        }
+        facts = {
+            "members": float(self.members),
+            "available": float(available),
+            "on_leave": float(on_leave),
+            "open_items": float(open_items),
+            "in_progress": float(wip),
+            "overdue": float(overdue),
+            "due_soon": float(due_soon),
+            "throughput": float(self._count(self.done_times, lo, t)),
+            "scope_added": float(scope_added),
+            "after_hours_ratio": after / changes if changes else 0.0,
+            "wip_per_person": wip / available,
+        }
+        return _Day(t, values, facts)
+
+    def derived_actions(self, since: float, until: float) -> dict[str, int]:
+        """Count leadership actions visible in the work items' history."""
+        counts: dict[str, int] = {}
+        for at, before, after in self.due_moves:
+            if since <= at <= until and before and after and after > before:
+                counts["deadline_renegotiated"] = counts.get("deadline_renegotiated", 0) + 1
+        for at, before, after in self.sprint_removals:
+            removed = {s.strip() for s in (before or "").split(",") if s.strip()} - {
+                s.strip() for s in (after or "").split(",") if s.strip()
+            }
+            if since <= at <= until and removed:
+                counts["deadline_renegotiated"] = counts.get("deadline_renegotiated", 0) + 1
+        for at, _person in self.reassignments:
+            if since <= at <= until:
+                counts["workload_rebalanced"] = counts.get("workload_rebalanced", 0) + 1
+        return counts
+
+
+def _score(value: float, norm: float, saturation: float) -> float:
+    if norm <= 0:
+        return 0.0
+    return min(max((value / norm - 1.0) / (saturation - 1.0), 0.0), 1.0)
+
+
+def evaluate_team(
+    config: Config,
+    team: Team,
+    store: Store,
+    as_of: datetime,
+    pseudonym: Pseudonymiser | None = None,
+    signals: Mapping[str, SignalKind] | None = None,
+) -> TeamSnapshot:
+    """Return one team's snapshot at `as_of`."""
+    t_end = as_of.timestamp()
+    history = _TeamHistory(team, store, pseudonym, t_end)
+    settings = config.pressure
+    ref_days = max(int(settings.reference.total_seconds() // DAY), 1)
+    days = [history.day(t_end - k * DAY) for k in range(SCAN_DAYS, -1, -1)]
+    extra = [s for s in (signals or {}).values() if s.side == "pressure"]
+    weights = dict(settings.weights)
+    total_weight = sum(weights.values()) + sum(s.weight for s in extra)
+    pressures: list[float] = []
+    in_episode = False
+    frozen_norms: dict[str, float] = {}
+    frozen_baseline = 0.0
+    episode_start: float | None = None
+    episode_index = 0
+    components: list[Component] = []
+    baseline = 0.0
+    elevated = False
+    for i, d in enumerate(days):
+        lo = max(0, i - ref_days)
+        if in_episode:
+            norms, baseline = frozen_norms, frozen_baseline
+        else:
+            norms = {}
+            for name in weights:
+                if name in settings.limits:
+                    norms[name] = settings.limits[name]
+                else:
+                    past = [days[j].values[name] for j in range(lo, i)]
+                    norms[name] = max(settings.floors[name], _median(past))
+            baseline = _median(pressures[lo:i])
+        components = [
+            Component(
+                name, d.values[name], norms[name], _score(d.values[name], norms[name], settings.saturation), w
+            )
+            for name, w in weights.items()
+        ]
+        for s in extra:
+            value = s.compute(team.name, d.facts)
+            if value is not None:
+                value = min(max(float(value), 0.0), 1.0)
+                components.append(Component(s.name, value, 0.0, value, s.weight))
+        pressure = sum(c.score * c.weight for c in components) / total_weight if total_weight else 0.0
+        pressures.append(pressure)
+        elevated = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
+        if elevated and not in_episode:
+            in_episode, episode_start, episode_index = True, d.at, i
+            frozen_norms, frozen_baseline = norms, baseline
+        elif not elevated and in_episode:
+            in_episode, episode_start = False, None
+    last = days[-1]
+    since = episode_start if episode_start is not None else t_end
+    recorded = store.actions(team.name, since, t_end) if episode_start is not None else []
+    since_counts: dict[str, int] = {}
+    for kind, _at, _person in recorded:
+        since_counts[kind] = since_counts.get(kind, 0) + 1
+    if episode_start is not None:
+        for kind, n in history.derived_actions(episode_start, t_end).items():
+            since_counts[kind] = since_counts.get(kind, 0) + n
+    totals = store.action_counts(team.name, t_end)
+    for kind, n in history.derived_actions(0.0, t_end).items():
+        totals[kind] = totals.get(kind, 0) + n
+    held = episode_start is not None and t_end - episode_start >= config.alerts.grace.total_seconds()
+    unmatched = held and sum(since_counts.values()) < config.alerts.min_actions
+    recent_cycles = [c for done, c in history.cycle if t_end - 28 * DAY < done <= t_end]
+    return TeamSnapshot(
+        team=team.name,
+        as_of=as_of,
+        members=history.members,
+        available=int(last.facts["available"]),
+        on_leave=int(last.facts["on_leave"]),
+        open_items=int(last.facts["open_items"]),
+        throughput=int(last.facts["throughput"]),
+        completed_total=store.completed_total(team.name, t_end),
+        in_progress=int(last.facts["in_progress"]),
+        overdue=int(last.facts["overdue"]),
+        due_soon=int(last.facts["due_soon"]),
+        wip_per_person=last.facts["wip_per_person"],
+        cycle_time_p50=_quantile(recent_cycles, 0.5),
+        cycle_time_p85=_quantile(recent_cycles, 0.85),
+        scope_added=int(last.facts["scope_added"]),
+        after_hours_ratio=last.facts["after_hours_ratio"],
+        pressure=round(pressures[-1], 6),
+        baseline=round(baseline, 6),
+        components=tuple(components),
+        elevated=elevated,
+        episode_start=datetime.fromtimestamp(episode_start, UTC) if episode_start is not None else None,
+        episode_from=dict(days[max(episode_index - 1, 0)].facts) if episode_start is not None else {},
+        actions_since_episode=since_counts,
+        actions_total=totals,
+        pressure_unmatched=unmatched,
+    )
+
+
+def evaluate(
+    config: Config,
+    store: Store,
+    as_of: datetime,
+    pseudonym: Pseudonymiser | None = None,
+    signals: Mapping[str, SignalKind] | None = None,
+) -> list[TeamSnapshot]:
+    """Return every configured team's snapshot at `as_of`."""
+    return [evaluate_team(config, team, store, as_of, pseudonym, signals) for team in config.teams]
+
+
+def local_date(t: datetime, team: Team) -> date:
+    """Return the team's calendar date at `t`."""
+    return t.astimezone(team.timezone).date()

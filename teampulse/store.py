@@ -1,0 +1,416 @@
+"""The SQLite store: events upserted by (source, id) with each source's cursor, atomically."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import TeampulseError
+from .model import Event, LeadershipAction, PersonSignal, StatusCategory, WorkItem, WorkItemRemoved
+
+SCHEMA_VERSION = 1
+
+
+def _script(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would commit the migration's transaction half-way.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE work_items (
+            source TEXT NOT NULL, team TEXT NOT NULL, id TEXT NOT NULL,
+            key TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+            status TEXT NOT NULL, due TEXT, assignee TEXT, sprints TEXT,
+            started_at REAL, done_at REAL, removed_at REAL,
+            PRIMARY KEY (source, team, id)
+        );
+        CREATE INDEX work_items_team ON work_items (team, done_at);
+        CREATE TABLE changes (
+            source TEXT NOT NULL, item_id TEXT NOT NULL, id TEXT NOT NULL,
+            at REAL NOT NULL, field TEXT NOT NULL, from_value TEXT, to_value TEXT, author TEXT,
+            PRIMARY KEY (source, item_id, id)
+        );
+        CREATE TABLE signals (
+            source TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
+            person TEXT, team TEXT, start REAL NOT NULL, end REAL NOT NULL, attrs TEXT,
+            PRIMARY KEY (source, id)
+        );
+        CREATE INDEX signals_time ON signals (kind, start);
+        CREATE TABLE actions (
+            source TEXT NOT NULL, id TEXT NOT NULL, team TEXT NOT NULL, kind TEXT NOT NULL,
+            at REAL NOT NULL, person TEXT, note TEXT,
+            PRIMARY KEY (source, id)
+        );
+        CREATE INDEX actions_team ON actions (team, at);
+        CREATE TABLE cursors (source TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated REAL NOT NULL);
+        CREATE TABLE source_runs (
+            source TEXT PRIMARY KEY, last_attempt REAL, last_success REAL, last_error TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0, errors_total INTEGER NOT NULL DEFAULT 0,
+            duration REAL, events_total INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    )
+
+
+# Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """A stored work item, as the engine reads it."""
+
+    source: str
+    id: str
+    created: float
+    status: str
+    due: str | None
+    assignee: str | None
+    sprints: list[dict[str, Any]]
+    started_at: float | None
+    done_at: float | None
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A stored change."""
+
+    item_id: str
+    at: float
+    field: str
+    from_value: str | None
+    to_value: str | None
+    author: str | None
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """A source's health as last recorded."""
+
+    source: str
+    last_attempt: float | None
+    last_success: float | None
+    last_error: str | None
+    consecutive_failures: int
+    errors_total: int
+    duration: float | None
+    events_total: int
+
+
+def _epoch(value: Any) -> float:
+    return float(value.timestamp())
+
+
+def _item_times(item: WorkItem) -> tuple[float | None, float | None]:
+    """Return (first move to in progress, last move to done) from the history."""
+    started: float | None = None
+    done: float | None = None
+    for change in sorted((c for c in item.changes if c.field == "status"), key=lambda c: c.at):
+        at = _epoch(change.at)
+        if change.to_value == StatusCategory.IN_PROGRESS and started is None:
+            started = at
+        if change.to_value == StatusCategory.DONE:
+            done = at
+    if item.status_category != StatusCategory.DONE:
+        done = None
+    elif done is None:
+        # Created done or history lost: the last update is the best estimate.
+        done = _epoch(item.updated)
+    return started, done
+
+
+class Store:
+    """One SQLite file; safe to share between the collector and the web threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise TeampulseError(f"{path}: not a usable teampulse store: {exc}") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one write transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise TeampulseError(
+                f"{self.path}: store schema {version} is newer than this teampulse ({SCHEMA_VERSION})"
+            )
+        while version < SCHEMA_VERSION:
+            with self.transaction() as db:
+                MIGRATIONS[version](db)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
+
+    def schema_version(self) -> int:
+        """Return the schema version of the file."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing -------------------------------------------------------------------------
+
+    def apply_batch(
+        self, source: str, events: Sequence[Event], cursor: Mapping[str, Any] | None, now: float
+    ) -> None:
+        """Store events and the cursor that follows them in one transaction."""
+        items: list[tuple[Any, ...]] = []
+        changes: list[tuple[Any, ...]] = []
+        removed: list[tuple[Any, ...]] = []
+        signals: list[tuple[Any, ...]] = []
+        actions: list[tuple[Any, ...]] = []
+        for ev in events:
+            if isinstance(ev, WorkItem):
+                started, done = _item_times(ev)
+                sprints = (
+                    json.dumps(
+                        [
+                            {
+                                "id": s.id,
+                                "state": s.state,
+                                "start": s.start.timestamp() if s.start else None,
+                                "end": s.end.timestamp() if s.end else None,
+                            }
+                            for s in ev.sprints
+                        ]
+                    )
+                    if ev.sprints
+                    else None
+                )
+                items.append(
+                    (
+                        source,
+                        ev.team,
+                        ev.id,
+                        ev.key,
+                        _epoch(ev.created),
+                        _epoch(ev.updated),
+                        str(ev.status_category),
+                        ev.due.isoformat() if ev.due else None,
+                        ev.assignee,
+                        sprints,
+                        started,
+                        done,
+                    )
+                )
+                for c in ev.changes:
+                    changes.append(
+                        (source, ev.id, c.id, _epoch(c.at), c.field, c.from_value, c.to_value, c.author)
+                    )
+            elif isinstance(ev, WorkItemRemoved):
+                removed.append((_epoch(ev.at), source, ev.team, ev.id))
+            elif isinstance(ev, PersonSignal):
+                signals.append(
+                    (
+                        source,
+                        ev.id,
+                        ev.kind,
+                        ev.person,
+                        ev.team,
+                        _epoch(ev.start),
+                        _epoch(ev.end),
+                        json.dumps(dict(ev.attrs), sort_keys=True) if ev.attrs else None,
+                    )
+                )
+            elif isinstance(ev, LeadershipAction):
+                actions.append((source, ev.id, ev.team, ev.kind, _epoch(ev.at), ev.person, ev.note))
+            else:
+                raise TypeError(f"not an event: {type(ev).__name__}")
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO work_items (source, team, id, key, created, updated, status, due,
+                       assignee, sprints, started_at, done_at, removed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                   ON CONFLICT (source, team, id) DO UPDATE SET key=excluded.key,
+                       created=excluded.created, updated=excluded.updated, status=excluded.status,
+                       due=excluded.due, assignee=excluded.assignee, sprints=excluded.sprints,
+                       started_at=excluded.started_at, done_at=excluded.done_at, removed_at=NULL""",
+                items,
+            )
+            db.executemany("INSERT OR REPLACE INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", changes)
+            db.executemany(
+                "UPDATE work_items SET removed_at = ? WHERE source = ? AND team = ? AND id = ?", removed
+            )
+            db.executemany("INSERT OR REPLACE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?)", signals)
+            db.executemany("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?)", actions)
+            if cursor is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?)",
+                    (source, json.dumps(cursor, sort_keys=True), now),
+                )
+
+    def cursor(self, source: str) -> dict[str, Any] | None:
+        """Return the last committed cursor of a source."""
+        with self._lock:
+            row = self._db.execute("SELECT cursor FROM cursors WHERE source = ?", (source,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def record_run(
+        self, source: str, started: float, finished: float, error: str | None, events: int
+    ) -> None:
+        """Record the outcome of one collection of a source."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO source_runs (source) VALUES (?)", (source,))
+            if error is None:
+                db.execute(
+                    """UPDATE source_runs SET last_attempt=?, last_success=?, last_error=NULL,
+                       consecutive_failures=0, duration=?, events_total=events_total+? WHERE source=?""",
+                    (started, finished, finished - started, events, source),
+                )
+            else:
+                db.execute(
+                    """UPDATE source_runs SET last_attempt=?, last_error=?,
+                       consecutive_failures=consecutive_failures+1, errors_total=errors_total+1,
+                       duration=?, events_total=events_total+? WHERE source=?""",
+                    (started, error, finished - started, events, source),
+                )
+
+    def source_runs(self) -> list[SourceRun]:
+        """Return every source's recorded health."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT source, last_attempt, last_success, last_error, consecutive_failures,
+                   errors_total, duration, events_total FROM source_runs ORDER BY source"""
+            ).fetchall()
+        return [SourceRun(*row) for row in rows]
+
+    def add_action(self, action: LeadershipAction, source: str = "recorded") -> None:
+        """Store one leadership action (idempotent by id)."""
+        self.apply_batch(source, [action], None, 0.0)
+
+    def prune(self, before: float) -> int:
+        """Delete events older than `before`; return how many rows went."""
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM signals WHERE end < ?", (before,)).rowcount
+            n += db.execute("DELETE FROM actions WHERE at < ?", (before,)).rowcount
+            gone = "done_at < ? OR removed_at < ?"
+            n += db.execute(
+                f"""DELETE FROM changes WHERE (source, item_id) IN
+                    (SELECT source, id FROM work_items WHERE {gone})
+                    AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.source = changes.source
+                        AND w.id = changes.item_id AND NOT ({
+                    gone.replace("done_at", "w.done_at").replace("removed_at", "w.removed_at")
+                }))""",
+                (before, before, before, before),
+            ).rowcount
+            n += db.execute(f"DELETE FROM work_items WHERE {gone}", (before, before)).rowcount
+        return n
+
+    # -- reading -------------------------------------------------------------------------
+
+    def team_items(self, team: str, since: float, until: float) -> list[ItemRow]:
+        """Return a team's items that existed by `until` and were not done before `since`."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT source, id, created, status, due, assignee, sprints, started_at, done_at
+                   FROM work_items WHERE team = ? AND removed_at IS NULL AND created <= ?
+                   AND (done_at IS NULL OR done_at >= ?)""",
+                (team, until, since),
+            ).fetchall()
+        return [
+            ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else [], r[7], r[8])
+            for r in rows
+        ]
+
+    def item_changes(self, items: Iterable[ItemRow]) -> dict[tuple[str, str], list[ChangeRow]]:
+        """Return the changes of these items, oldest first, keyed by (source, item id)."""
+        result: dict[tuple[str, str], list[ChangeRow]] = {}
+        keys = [(i.source, i.id) for i in items]
+        with self._lock:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (source TEXT, id TEXT)")
+            self._db.execute("DELETE FROM wanted")
+            self._db.executemany("INSERT INTO wanted VALUES (?, ?)", keys)
+            rows = self._db.execute(
+                """SELECT c.source, c.item_id, c.at, c.field, c.from_value, c.to_value, c.author
+                   FROM changes c JOIN wanted w ON c.source = w.source AND c.item_id = w.id
+                   ORDER BY c.at, c.id"""
+            ).fetchall()
+            self._db.execute("DELETE FROM wanted")
+        for source, item_id, at, fld, frm, to, author in rows:
+            result.setdefault((source, item_id), []).append(ChangeRow(item_id, at, fld, frm, to, author))
+        return result
+
+    def completed_total(self, team: str, until: float) -> int:
+        """Return how many of a team's items were done by `until`."""
+        with self._lock:
+            row = self._db.execute(
+                """SELECT COUNT(*) FROM work_items
+                   WHERE team = ? AND removed_at IS NULL AND done_at <= ?""",
+                (team, until),
+            ).fetchone()
+        return int(row[0])
+
+    def actions(self, team: str, since: float, until: float) -> list[tuple[str, float, str | None]]:
+        """Return a team's leadership actions as (kind, at, person)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kind, at, person FROM actions WHERE team = ? AND at >= ? AND at <= ? ORDER BY at",
+                (team, since, until),
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def action_counts(self, team: str, until: float) -> dict[str, int]:
+        """Return a team's leadership actions by kind up to `until` (a counter)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kind, COUNT(*) FROM actions WHERE team = ? AND at <= ? GROUP BY kind",
+                (team, until),
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def signals(
+        self, kind: str, since: float, until: float
+    ) -> list[tuple[str | None, str | None, float, float, dict[str, Any]]]:
+        """Return signals of a kind overlapping [since, until] as (person, team, start, end, attrs)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT person, team, start, end, attrs FROM signals WHERE kind = ? AND end >= ? AND start <= ?",
+                (kind, since, until),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Return row counts per table (for tests and diagnostics)."""
+        with self._lock:
+            return {
+                t: int(self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                for t in ("work_items", "changes", "signals", "actions", "cursors")
+            }
