@@ -302,7 +302,7 @@ def _pressure(table: Mapping[str, Any]) -> PressureSettings:
     floors = dict(PRESSURE_FLOORS)
     for key, target in (("weights", weights), ("limits", limits), ("floors", floors)):
         sub = _table(table, key) if key in table else {}
-        for comp, value in sub.items():
+        for comp in sub:
             if comp not in PRESSURE_COMPONENTS:
                 raise ConfigError(
                     f"pressure.{key}.{comp}",

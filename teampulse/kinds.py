@@ -11,6 +11,11 @@ from typing import Any, Protocol
 from .errors import ConfigError
 from .model import Source
 
+# The getters below are named after the types they return, which hides the builtins
+# inside the class body.
+_Str = str
+_Bool = bool
+
 __all__ = [
     "AlertState",
     "Notifier",
@@ -29,16 +34,16 @@ class PluginConfig:
     `teampulse.toml: sources.jira.url: must be a string`.
     """
 
-    name: str
-    section: str  # "sources" or "notifiers"
+    name: _Str
+    section: _Str  # "sources" or "notifiers"
     options: Mapping[str, Any]
     base_dir: Path = field(default_factory=Path.cwd)
 
-    def key(self, key: str) -> str:
+    def key(self, key: _Str) -> _Str:
         """Return the dotted config key for messages."""
         return f"{self.section}.{self.name}.{key}"
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def str(self, key: _Str, default: _Str | None = None) -> _Str:
         """Return a string option; required when no default is given."""
         value = self.options.get(key, default)
         if value is None:
@@ -47,13 +52,13 @@ class PluginConfig:
             raise ConfigError(self.key(key), "must be a non-empty string")
         return value
 
-    def optional_str(self, key: str) -> str | None:
+    def optional_str(self, key: _Str) -> _Str | None:
         """Return a string option or None."""
         if key not in self.options:
             return None
         return self.str(key)
 
-    def number(self, key: str, default: float, minimum: float | None = None) -> float:
+    def number(self, key: _Str, default: float, minimum: float | None = None) -> float:
         """Return a number option."""
         value = self.options.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -62,14 +67,14 @@ class PluginConfig:
             raise ConfigError(self.key(key), f"must be at least {minimum}")
         return float(value)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: _Str, default: _Bool) -> _Bool:
         """Return a boolean option."""
         value = self.options.get(key, default)
         if not isinstance(value, bool):
             raise ConfigError(self.key(key), "must be true or false")
         return value
 
-    def str_list(self, key: str, default: Sequence[str] | None = None) -> list[str]:
+    def str_list(self, key: _Str, default: Sequence[_Str] | None = None) -> list[_Str]:
         """Return a list of strings."""
         value = self.options.get(key, default)
         if value is None:
@@ -78,7 +83,7 @@ class PluginConfig:
             raise ConfigError(self.key(key), "must be a list of strings")
         return list(value)
 
-    def secret(self, key: str, required: bool = True) -> str | None:
+    def secret(self, key: _Str, required: _Bool = True) -> _Str | None:
         """Read a secret from the environment variable that option `key` names."""
         env_name = self.options.get(key)
         if env_name is None:
@@ -92,12 +97,12 @@ class PluginConfig:
             raise ConfigError(self.key(key), f"environment variable {env_name} is not set")
         return value
 
-    def path(self, value: str) -> Path:
+    def path(self, value: _Str) -> Path:
         """Resolve a path relative to the config file."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
-    def check_keys(self, allowed: Sequence[str]) -> None:
+    def check_keys(self, allowed: Sequence[_Str]) -> None:
         """Reject keys the plugin does not know (a typo must not pass silently)."""
         for key in self.options:
             if key != "plugin" and key not in allowed:

@@ -70,7 +70,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise TeampulseError(f"plugin {exc.plugin_name}: {exc}") from exc
+        raise TeampulseError(f"plugin {getattr(exc, 'plugin', '?')}: {exc}") from exc
     _pm = pm
     return pm
 
