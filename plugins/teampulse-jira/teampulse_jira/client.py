@@ -1,0 +1,217 @@
+"""Transport to Jira: the `jira` client wrapped in our own retry policy and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from teampulse import SourceError
+
+from .config import JiraSettings
+
+__all__ = ["BACKOFF_BASE_SECONDS", "Transport", "retry_after_seconds"]
+
+T = TypeVar("T")
+BACKOFF_BASE_SECONDS = 2.0
+RETRY_STATUSES = (429, 503)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Parse a Retry-After header (delay in seconds or an HTTP date) into seconds from now."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _server_text(exc: JIRAError) -> str:
+    # The server's own words help with a bad JQL, but must not carry an address into a log.
+    text = " ".join(str(exc.text or "").split())[:200]
+    return _EMAIL.sub("<e-mail>", text)
+
+
+class Transport:
+    """Every request to one Jira server, with retries, a request count and SourceErrors."""
+
+    def __init__(
+        self,
+        settings: JiraSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.host = settings.host
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng
+        self.requests = 0
+        self._client: JIRA | None = None
+
+    @property
+    def client(self) -> JIRA:
+        """Return the connected client."""
+        if self._client is None:
+            raise RuntimeError("Transport.connect() first")
+        return self._client
+
+    def connect(self) -> JIRA:
+        """Build the client; its constructor reads serverInfo (Cloud or Data Center)."""
+        s = self.settings
+        auth: dict[str, Any] = {"basic_auth": (s.email, s.token)} if s.email else {"token_auth": s.token}
+
+        def build() -> JIRA:
+            try:
+                return JIRA(
+                    server=s.url,
+                    max_retries=0,  # the client's own retries ignore long Retry-After; ours honour it
+                    timeout=s.timeout_seconds,
+                    get_server_info=True,
+                    **auth,
+                )
+            except (KeyError, TypeError) as exc:
+                raise SourceError(
+                    f"{self.host}: serverInfo reply lacks versionNumbers: not a Jira server?"
+                ) from exc
+
+        self._client = self.call("serverInfo", build)
+        return self._client
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        if self._client is not None:
+            try:
+                self._client.close()
+            finally:
+                self._client = None
+
+    def call(self, what: str, request: Callable[[], T], missing_ok: bool = False) -> T | Any:
+        """Run one request with the retry policy; `what` names it in messages (never a key or a name).
+
+        With missing_ok, a 404 returns None instead of failing.
+        """
+        s = self.settings
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                return request()
+            except JIRAError as exc:
+                status = exc.status_code
+                if missing_ok and status == 404:
+                    return None
+                delay, reason = self._retry_delay(what, exc, attempt)
+            except requests.exceptions.JSONDecodeError as exc:
+                raise SourceError(
+                    f"{self.host}: {what}: the reply is not JSON (is the url a Jira server?)"
+                ) from exc
+            except requests.exceptions.SSLError as exc:
+                raise SourceError(f"{self.host}: {what}: TLS error: {type(exc).__name__}") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                delay = self._backoff(attempt)
+                reason = self._connection_problem(exc)
+            except ValueError as exc:
+                raise SourceError(
+                    f"{self.host}: {what}: the reply is not JSON (is the url a Jira server?)"
+                ) from exc
+            if attempt >= s.max_retries:
+                raise SourceError(f"{self.host}: {what}: {reason}, gave up after {attempt} retries")
+            self.sleep(delay)
+            attempt += 1
+
+    def _retry_delay(self, what: str, exc: JIRAError, attempt: int) -> tuple[float, str]:
+        status = exc.status_code
+        s = self.settings
+        if status is None:
+            raise SourceError(f"{self.host}: {what}: no reply") from exc
+        if status in RETRY_STATUSES:
+            headers = exc.response.headers if exc.response is not None else {}
+            wait = retry_after_seconds(headers.get("Retry-After"), self.clock())
+            label = "rate limited (HTTP 429)" if status == 429 else "unavailable (HTTP 503)"
+            if wait is not None:
+                if wait > s.max_retry_wait_seconds:
+                    raise SourceError(
+                        f"{self.host}: {what}: {label}, server asks to retry after {wait:.0f} s, "
+                        f"more than max_retry_wait_seconds ({s.max_retry_wait_seconds:.0f} s)"
+                    ) from exc
+                return wait, label
+            return self._backoff(attempt), label
+        if status >= 500:
+            return self._backoff(attempt), f"server error (HTTP {status})"
+        if status == 401:
+            raise SourceError(
+                f"{self.host}: {what}: authentication failed (HTTP 401): check the e-mail and "
+                f"the token in ${s.token_env}"
+            ) from exc
+        if status == 403:
+            raise SourceError(f"{self.host}: {what}: access denied (HTTP 403)") from exc
+        if status == 404:
+            raise SourceError(
+                f"{self.host}: {what}: not found (HTTP 404): is the url a Jira server?"
+            ) from exc
+        detail = _server_text(exc)
+        raise SourceError(
+            f"{self.host}: {what}: rejected (HTTP {status}){': ' + detail if detail else ''}"
+        ) from exc
+
+    def _backoff(self, attempt: int) -> float:
+        # Full-size exponential steps with jitter, so many instances do not retry in lockstep.
+        base = min(self.settings.max_retry_wait_seconds, BACKOFF_BASE_SECONDS * 2**attempt)
+        return base * (0.5 + self.rng() / 2)
+
+    def _connection_problem(self, exc: Exception) -> str:
+        text = str(exc)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return f"no reply within {self.settings.timeout_seconds:.0f} s"
+        if "refused" in text:
+            return "connection refused"
+        if "resolve" in text or "Name or service not known" in text or "getaddrinfo" in text:
+            return "host name does not resolve"
+        return "cannot connect"
+
+    # Endpoints the client does not wrap, or wraps as slow Resource objects: go through its
+    # session, so authentication, timeout and error raising stay the client's.
+
+    def get(
+        self,
+        what: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        api: str | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """GET a REST path (relative to /rest/api/2, or /rest/api/{api}) and return its JSON."""
+        client = self.client
+        url = client._get_url(path) if api is None else client._get_url(path, base=_base(api))
+        return self.call(what, lambda: client._session.get(url, params=params).json(), missing_ok=missing_ok)
+
+    def post(self, what: str, path: str, body: dict[str, Any], *, api: str | None = None) -> Any:
+        """POST a JSON body to a REST path and return the JSON reply."""
+        client = self.client
+        url = client._get_url(path) if api is None else client._get_url(path, base=_base(api))
+        data = json.dumps(body)
+        return self.call(what, lambda: client._session.post(url, data=data).json())
+
+
+def _base(api: str) -> str:
+    return "{server}/rest/api/" + api + "/{path}"

@@ -1,0 +1,403 @@
+"""The Jira source: incremental, paged, retried sync of each team's issues."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, timedelta, tzinfo
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from teampulse import Batch, CollectContext, SourceError, TeamInfo, WorkItem, WorkItemRemoved
+
+from .client import Transport
+from .config import JiraSettings
+from .cursor import VERSION, TeamCursor, jql_digest, load_teams
+from .timeparse import format_jql
+from .translate import SPRINT_SCHEMA, People, Translator, status_map
+
+__all__ = ["BULKFETCH_MAX_ISSUES", "SEARCH_FIELDS", "JiraSource"]
+
+SEARCH_FIELDS = ("status", "created", "updated", "duedate", "assignee", "resolutiondate")
+BULKFETCH_MAX_ISSUES = 1000
+CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only ids are asked for
+DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
+CHANGELOG_PAGE = 100
+PROGRESS_EVERY = 5  # pages
+_ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+[^\"']*$", re.IGNORECASE)
+
+
+def team_query(jql: str) -> str:
+    """Return a team's JQL without its own ORDER BY, so it can be wrapped in a larger query."""
+    return _ORDER_BY.sub("", jql.strip())
+
+
+class JiraSource:
+    """A configured Jira source; what it learns about users lasts for the process."""
+
+    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        self.people: People | None = None
+        self.searched: set[str] = set()  # member e-mails already looked up with user/search
+        self.changelog_endpoint = True  # older Data Center lacks issue/{id}/changelog
+        self.last_requests = 0  # requests made by the last collection, for benchmarks
+
+    def collect(self, ctx: CollectContext) -> Iterator[Batch]:
+        """Yield one batch per page of each team's updated issues, then removals."""
+        transport = Transport(self.settings, sleep=self.sleep)
+        transport.connect()
+        try:
+            yield from _Collection(self, transport, ctx).run()
+        finally:
+            self.last_requests = transport.requests
+            transport.close()
+
+
+class _Collection:
+    """The state of one collect() call."""
+
+    def __init__(self, source: JiraSource, transport: Transport, ctx: CollectContext) -> None:
+        self.source = source
+        self.settings = source.settings
+        self.transport = transport
+        self.ctx = ctx
+        self.client = transport.client
+        self.now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
+        self.state: dict[str, TeamCursor] = {}
+        self.cloud = False
+        self.zone: tzinfo = UTC
+        self.fields: list[str] = list(SEARCH_FIELDS)
+
+    def run(self) -> Iterator[Batch]:
+        self._prepare()
+        old = load_teams(self.ctx.cursor)
+        for team in self.ctx.teams:
+            if team.jql and team.name in old:
+                self.state[team.name] = old[team.name]
+        for team in self.ctx.teams:
+            if team.jql:
+                yield from self._sync_team(team)
+
+    # -- once per collection: deployment, time zone, statuses, fields --
+
+    def _prepare(self) -> None:
+        s = self.settings
+        client = self.client
+        if s.deployment == "auto":
+            self.cloud = client.deploymentType == "Cloud"
+        else:
+            self.cloud = s.deployment == "cloud"
+            # The client picks search/jql or search from this attribute alone.
+            client.deploymentType = "Cloud" if self.cloud else "Server"
+        if self.source.people is None or self.source.people.cloud != self.cloud:
+            self.source.people = People(self.cloud)
+        myself = self._dict("myself", self.transport.call("myself", client.myself))
+        self.zone = _zone(myself.get("timeZone"))
+        statuses = self.transport.get("status", "status")
+        if not isinstance(statuses, list):
+            raise SourceError(f"{self.transport.host}: status: unexpected reply")
+        fields = self.transport.call("field", client.fields)
+        if not isinstance(fields, list):
+            raise SourceError(f"{self.transport.host}: field: unexpected reply")
+        sprint_field = next(
+            (
+                str(f["id"])
+                for f in fields
+                if isinstance(f, Mapping)
+                and (f.get("schema") or {}).get("custom") == SPRINT_SCHEMA
+                and "id" in f
+            ),
+            None,
+        )
+        if sprint_field:
+            self.fields.append(sprint_field)
+        self._prime_field_cache(fields)
+        self.translator = Translator(status_map(statuses), sprint_field, self.source.people)
+
+    def _prime_field_cache(self, fields: Sequence[Any]) -> None:
+        # The client's first search would GET field again to translate JQL names (and again on
+        # every search when that cache is empty): hand it the list we already have.
+        cache: dict[str, str] = {name: name for name in self.fields}
+        for f in fields:
+            if isinstance(f, Mapping) and "id" in f:
+                for clause in f.get("clauseNames") or ():
+                    cache[str(clause)] = str(f["id"])
+        if hasattr(self.client, "_fields_cache_value"):
+            self.client._fields_cache_value = cache
+
+    # -- per team --
+
+    def _cursor(self) -> dict[str, Any]:
+        return {"v": VERSION, "teams": {name: tc.to_json() for name, tc in self.state.items()}}
+
+    def _sync_team(self, team: TeamInfo) -> Iterator[Batch]:
+        s = self.settings
+        assert team.jql is not None
+        base = team_query(team.jql)
+        digest = jql_digest(team.jql)
+        tc = self.state.get(team.name)
+        if tc is None or tc.jql != digest:
+            # A new team, or its JQL changed: read its history window and everything still open.
+            # Ids known under an old JQL stay, so that reconciliation removes those that left.
+            old_ids = tc.ids if tc is not None else set()
+            tc = TeamCursor(jql=digest, ids=set(old_ids), reconciled=None if old_ids else self.now)
+            since = self.now - timedelta(days=s.history_days)
+            jql = (
+                f'({base}) AND (updated >= "{format_jql(since, self.zone)}" OR statusCategory != Done) '
+                "ORDER BY updated ASC, key ASC"
+            )
+        else:
+            since = (tc.updated or self.now) - timedelta(seconds=s.overlap_seconds)
+            jql = f'({base}) AND updated >= "{format_jql(since, self.zone)}" ORDER BY updated ASC, key ASC'
+        self.state[team.name] = tc
+
+        yielded = False
+        count = 0
+        for number, page in enumerate(self._pages(jql), start=1):
+            if not page:
+                continue
+            items = self._translate_page(page, team)
+            count += len(items)
+            tc.add(int(item.id) for item in items)
+            newest = max(item.updated for item in items)
+            if tc.updated is None or newest > tc.updated:
+                tc.updated = newest
+            if number % PROGRESS_EVERY == 0:
+                self.ctx.progress(f"team {team.name}: {count} issues, page {number}")
+            yield Batch(items, self._cursor())
+            yielded = True
+        if tc.updated is None:
+            # Nothing matched yet: later syncs start from now (less the overlap), not the window.
+            tc.updated = self.now
+            yielded = False  # that position must be committed
+
+        reconcile_every = timedelta(hours=s.reconcile_hours)
+        if tc.reconciled is None or self.now - tc.reconciled >= reconcile_every:
+            current = self._list_ids(base)
+            gone = sorted(tc.ids - current)
+            tc.discard(gone)
+            tc.reconciled = self.now
+            removed = [WorkItemRemoved(id=str(i), team=team.name, at=self.now) for i in gone]
+            yield Batch(removed, self._cursor())
+        elif not yielded:
+            yield Batch([], self._cursor())
+
+    def _translate_page(self, page: list[Any], team: TeamInfo) -> list[WorkItem]:
+        histories = self._full_changelogs(page)
+        people = self.translator.people
+        people.unknown = False
+        items = self._translate(page, team, histories)
+        if people.unknown and self._resolve_members(team):
+            items = self._translate(page, team, histories)
+        return items
+
+    def _translate(
+        self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
+    ) -> list[WorkItem]:
+        work_item = self.translator.work_item
+        name = team.name
+        try:
+            return [work_item(issue, name, histories.get(issue["id"])) for issue in page]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"{self.transport.host}: search: an issue in the reply is malformed") from exc
+
+    # -- searches --
+
+    def _pages(self, jql: str) -> Iterator[list[Any]]:
+        """Yield the pages of a search, one at a time (memory stays bounded by a page)."""
+        client = self.client
+        size = self.settings.page_size
+        if self.cloud:
+            token: str | None = None
+            while True:
+                call = partial(
+                    client.enhanced_search_issues,
+                    jql,
+                    nextPageToken=token,
+                    maxResults=size,
+                    fields=list(self.fields),  # the client rewrites this list in place
+                    expand="changelog",
+                    json_result=True,
+                )
+                reply = self._dict("search", self.transport.call("search", call))
+                yield _issues(reply)
+                token = reply.get("nextPageToken")
+                if not token or reply.get("isLast") is True:
+                    return
+        else:
+            start = 0
+            while True:
+                call = partial(
+                    client.search_issues,
+                    jql,
+                    startAt=start,
+                    maxResults=size,
+                    fields=list(self.fields),
+                    expand="changelog",
+                    json_result=True,
+                )
+                reply = self._dict("search", self.transport.call("search", call))
+                issues = _issues(reply)
+                yield issues
+                start += len(issues)
+                total = reply.get("total")
+                if not issues or (isinstance(total, int) and start >= total):
+                    return
+
+    def _list_ids(self, base: str) -> set[int]:
+        """Return the ids of every issue that matches a team's JQL now."""
+        client = self.client
+        ids: set[int] = set()
+        if self.cloud:
+            token: str | None = None
+            while True:
+                call = partial(
+                    client.enhanced_search_issues,
+                    base,
+                    nextPageToken=token,
+                    maxResults=CLOUD_ID_PAGE,
+                    fields=["id"],
+                    json_result=True,
+                )
+                reply = self._dict("reconcile", self.transport.call("reconcile", call))
+                ids.update(int(issue["id"]) for issue in _issues(reply))
+                token = reply.get("nextPageToken")
+                if not token or reply.get("isLast") is True:
+                    return ids
+        start = 0
+        while True:
+            call = partial(
+                client.search_issues,
+                base,
+                startAt=start,
+                maxResults=DC_ID_PAGE,
+                fields=["id"],
+                json_result=True,
+            )
+            reply = self._dict("reconcile", self.transport.call("reconcile", call))
+            issues = _issues(reply)
+            ids.update(int(issue["id"]) for issue in issues)
+            start += len(issues)
+            total = reply.get("total")
+            if not issues or (isinstance(total, int) and start >= total):
+                return ids
+
+    # -- changelog top-ups --
+
+    def _full_changelogs(self, page: list[Any]) -> dict[str, list[Any]]:
+        """Fetch the complete changelog of each issue whose changelog the search truncated."""
+        truncated = []
+        for issue in page:
+            log = issue.get("changelog") or {}
+            total = log.get("total")
+            if isinstance(total, int) and total > len(log.get("histories") or ()):
+                truncated.append(issue)
+        if not truncated:
+            return {}
+        if self.cloud:
+            return self._bulkfetch([str(issue["id"]) for issue in truncated])
+        result: dict[str, list[Any]] = {}
+        for issue in truncated:
+            histories = self._dc_changelog(str(issue["id"]))
+            if histories is not None:
+                result[issue["id"]] = histories
+        return result
+
+    def _bulkfetch(self, ids: list[str]) -> dict[str, list[Any]]:
+        result: dict[str, list[Any]] = {issue_id: [] for issue_id in ids}
+        for at in range(0, len(ids), BULKFETCH_MAX_ISSUES):
+            body: dict[str, Any] = {"issueIdsOrKeys": ids[at : at + BULKFETCH_MAX_ISSUES]}
+            while True:
+                # The client does not wrap this Cloud-only v3 endpoint. No fieldIds filter: change
+                # ids carry the item's index within its history, which a filter would shift.
+                reply = self._dict(
+                    "changelog", self.transport.post("changelog", "changelog/bulkfetch", body, api="3")
+                )
+                for log in reply.get("issueChangeLogs") or ():
+                    issue_id = str(log.get("issueId"))
+                    if issue_id in result:
+                        result[issue_id].extend(log.get("changeHistories") or ())
+                token = reply.get("nextPageToken")
+                if not token:
+                    break
+                body = {**body, "nextPageToken": token}
+        return result
+
+    def _dc_changelog(self, issue_id: str) -> list[Any] | None:
+        """Page through issue/{id}/changelog, or expand the issue where that endpoint is missing."""
+        get = self.transport.get
+        if self.source.changelog_endpoint:
+            histories: list[Any] = []
+            start = 0
+            while True:
+                params = {"startAt": start, "maxResults": CHANGELOG_PAGE}
+                reply = get("changelog", f"issue/{issue_id}/changelog", params, missing_ok=True)
+                if reply is None:
+                    break
+                page = self._dict("changelog", reply)
+                values = page.get("values", page.get("histories")) or []
+                histories.extend(values)
+                start += len(values)
+                total = page.get("total")
+                if not values or page.get("isLast") is True or (isinstance(total, int) and start >= total):
+                    return histories
+        reply = get(
+            "changelog", f"issue/{issue_id}", {"fields": "status", "expand": "changelog"}, missing_ok=True
+        )
+        if reply is None:
+            return None  # the issue is gone: keep what the search returned
+        # The issue exists, so the 404 above meant the endpoint is missing on this server.
+        self.source.changelog_endpoint = False
+        return list((self._dict("changelog", reply).get("changelog") or {}).get("histories") or [])
+
+    # -- people --
+
+    def _resolve_members(self, team: TeamInfo) -> bool:
+        """Look up (once per process) the Jira ids of team members not yet seen with an e-mail."""
+        people = self.translator.people
+        known = people.known_emails()
+        learnt = False
+        for email in (team.manager, *team.members):
+            email = email.lower()
+            if not email or email in known or email in self.source.searched:
+                continue
+            self.source.searched.add(email)
+            params = {"query": email} if self.cloud else {"username": email}
+            users = self.transport.get("user search", "user/search", params)
+            if not isinstance(users, list):
+                continue
+            exact = [
+                u for u in users if isinstance(u, Mapping) and str(u.get("emailAddress", "")).lower() == email
+            ]
+            match = (
+                exact[0] if exact else users[0] if len(users) == 1 and isinstance(users[0], Mapping) else None
+            )
+            if match is None:
+                continue
+            for ident in ("accountId",) if self.cloud else ("name", "key"):
+                if match.get(ident):
+                    people.emails[str(match[ident])] = email
+                    learnt = True
+        return learnt
+
+    def _dict(self, what: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise SourceError(f"{self.transport.host}: {what}: unexpected reply")
+        return value
+
+
+def _issues(reply: Mapping[str, Any]) -> list[Any]:
+    issues = reply.get("issues")
+    return issues if isinstance(issues, list) else []
+
+
+def _zone(name: object) -> tzinfo:
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return UTC

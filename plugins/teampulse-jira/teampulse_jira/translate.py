@@ -1,0 +1,202 @@
+"""Jira issue JSON (as search returns it) into teampulse WorkItems."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from teampulse import Change, Sprint, StatusCategory, WorkItem
+
+from .timeparse import parse_date, parse_ts
+
+__all__ = ["SPRINT_SCHEMA", "People", "Translator", "parse_sprint", "status_map"]
+
+SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+_CATEGORIES = {c.value: c for c in StatusCategory}
+# Data Center (and old Server) serialise sprints as "...Sprint@1a2b[id=12,state=ACTIVE,...]".
+_SPRINT_ID = re.compile(r"[\[,]id=(\d+)")
+_SPRINT_STATE = re.compile(r"[\[,]state=(\w+)")
+_SPRINT_START = re.compile(r"[\[,]startDate=([^,\]]*)")
+_SPRINT_END = re.compile(r"[\[,]endDate=([^,\]]*)")
+
+
+def status_map(statuses: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Map status ids to status category keys from a `GET status` reply."""
+    result: dict[str, str] = {}
+    for status in statuses:
+        category = (status.get("statusCategory") or {}).get("key")
+        if status.get("id") is not None and category in _CATEGORIES:
+            result[str(status["id"])] = category
+    return result
+
+
+def _match(pattern: re.Pattern[str], text: str) -> str | None:
+    found = pattern.search(text)
+    value = found.group(1) if found else None
+    return None if value in (None, "", "<null>") else value
+
+
+def parse_sprint(value: object) -> Sprint | None:
+    """Parse one sprint field value: a Cloud object or a Data Center string."""
+    if isinstance(value, Mapping):
+        sprint_id = value.get("id")
+        if sprint_id is None:
+            return None
+        return Sprint(
+            id=str(sprint_id),
+            state=str(value.get("state") or "").lower(),
+            start=parse_ts(value.get("startDate")),
+            end=parse_ts(value.get("endDate")),
+        )
+    if isinstance(value, str):
+        sprint_id = _match(_SPRINT_ID, value)
+        if sprint_id is None:
+            return None
+        return Sprint(
+            id=sprint_id,
+            state=(_match(_SPRINT_STATE, value) or "").lower(),
+            start=parse_ts(_match(_SPRINT_START, value)),
+            end=parse_ts(_match(_SPRINT_END, value)),
+        )
+    return None
+
+
+class People:
+    """What the source has learnt about Jira users: their e-mail addresses, for the process's life."""
+
+    def __init__(self, cloud: bool) -> None:
+        self.cloud = cloud
+        self.emails: dict[str, str] = {}  # accountId (Cloud) or name and key (DC) -> e-mail
+        self.names: dict[str, str] = {}  # DC user key -> name, so changelogs match assignees
+        self.unknown = False  # set when an identifier without e-mail was met
+
+    def learn(self, user: Mapping[str, Any]) -> str | None:
+        """Remember a user object's e-mail; return its person identifier."""
+        email = user.get("emailAddress")
+        if self.cloud:
+            ident = user.get("accountId")
+            if email and ident:
+                self.emails[ident] = email = email.lower()
+                return email
+        else:
+            ident = user.get("name")
+            key = user.get("key")
+            if key and ident and key != ident:
+                self.names[key] = ident
+            if email and (ident or key):
+                email = email.lower()
+                if ident:
+                    self.emails[ident] = email
+                if key:
+                    self.emails[key] = email
+                return email
+            ident = ident or key
+        if email:
+            return str(email).lower()
+        return self.by_id(ident)
+
+    def by_id(self, ident: object) -> str | None:
+        """Return the person identifier for a raw Jira user id (accountId, name or key)."""
+        if not ident:
+            return None
+        ident = str(ident)
+        email = self.emails.get(ident)
+        if email is not None:
+            return email
+        self.unknown = True
+        return "jira:" + self.names.get(ident, ident)
+
+    def known_emails(self) -> set[str]:
+        """Return the e-mail addresses whose Jira ids are known."""
+        return set(self.emails.values())
+
+
+class Translator:
+    """Turn issue dicts into WorkItems; holds the per-collection lookups."""
+
+    def __init__(self, statuses: Mapping[str, str], sprint_field: str | None, people: People) -> None:
+        self.statuses = statuses
+        self.sprint_field = sprint_field
+        self.people = people
+        self.fields: dict[str, str] = {"status": "status", "duedate": "duedate", "assignee": "assignee"}
+        if sprint_field:
+            self.fields[sprint_field] = "sprint"
+        # Data Center change items may lack fieldId and name the sprint field "Sprint".
+        self.names = {"status": "status", "duedate": "duedate", "assignee": "assignee", "Sprint": "sprint"}
+
+    def work_item(self, issue: Mapping[str, Any], team: str, histories: list[Any] | None = None) -> WorkItem:
+        """Translate one issue; `histories` replaces a truncated changelog when given."""
+        fields = issue.get("fields") or {}
+        created = parse_ts(fields.get("created"))
+        updated = parse_ts(fields.get("updated")) or created
+        if created is None or updated is None:
+            raise ValueError("issue without created/updated timestamps")
+        category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
+        assignee = fields.get("assignee")
+        sprints: tuple[Sprint, ...] = ()
+        if self.sprint_field:
+            raw = fields.get(self.sprint_field)
+            if raw:
+                parsed = [parse_sprint(v) for v in raw] if isinstance(raw, list) else [parse_sprint(raw)]
+                sprints = tuple(s for s in parsed if s is not None)
+        if histories is None:
+            histories = (issue.get("changelog") or {}).get("histories") or []
+        return WorkItem(
+            id=str(issue["id"]),
+            key=str(issue.get("key") or ""),
+            team=team,
+            created=created,
+            updated=updated,
+            status_category=_CATEGORIES.get(category or "", StatusCategory.TODO),
+            due=parse_date(fields.get("duedate")),
+            assignee=self.people.learn(assignee) if assignee else None,
+            sprints=sprints,
+            changes=self.changes(histories),
+        )
+
+    def changes(self, histories: list[Any]) -> tuple[Change, ...]:
+        """Translate changelog histories into Changes on the fields teampulse follows, oldest first."""
+        out: list[Change] = []
+        fields = self.fields
+        names = self.names
+        people = self.people
+        statuses = self.statuses
+        for history in histories:
+            items = history.get("items")
+            if not items:
+                continue
+            at = None
+            author = None
+            for index, item in enumerate(items):
+                field_id = item.get("fieldId")
+                kind = fields.get(field_id) if field_id else names.get(item.get("field"))
+                if kind is None:
+                    continue
+                if at is None:
+                    at = parse_ts(history.get("created"))
+                    if at is None:
+                        break
+                    author_obj = history.get("author")
+                    author = people.learn(author_obj) if author_obj else None
+                old = item.get("from")
+                new = item.get("to")
+                if kind == "status":
+                    old = statuses.get(old) if old else None
+                    new = statuses.get(new) if new else None
+                elif kind == "assignee":
+                    old = people.by_id(old)
+                    new = people.by_id(new)
+                elif kind == "duedate":
+                    old = _due(old, item.get("fromString"))
+                    new = _due(new, item.get("toString"))
+                out.append(Change(f"{history.get('id')}:{index}", at, kind, old, new, author))
+        if len(out) > 1 and out[0].at > out[-1].at:
+            # Some Jira versions list histories newest first; keep the model's oldest-first order.
+            out.sort(key=lambda c: c.at)
+        return tuple(out)
+
+
+def _due(raw: object, text: object) -> str | None:
+    parsed = parse_date(raw) or parse_date(text)
+    return parsed.isoformat() if parsed else None
