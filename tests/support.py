@@ -1,0 +1,63 @@
+"""Helpers shared by the tests: fixed times, work-item builders."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from teampulse.model import Change, StatusCategory, WorkItem
+
+KEY = "test-key-0123456789abcdef"
+NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)  # a Monday
+BASIC = """
+[settings]
+state = "state.db"
+timezone = "UTC"
+working_hours = "09:00-17:00"
+
+[[teams]]
+name = "payments"
+manager = "maria@example.com"
+members = ["bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"]
+jql = "project = PAY"
+"""
+
+
+class Items:
+    """Build work items with a plausible history."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def make(
+        self,
+        team: str = "payments",
+        created: datetime = NOW - timedelta(days=80),
+        started: datetime | None = None,
+        done: datetime | None = None,
+        due: date | None = None,
+        due_moves: tuple[tuple[datetime, date, date], ...] = (),
+        assignee: str | None = "bob@example.com",
+    ) -> WorkItem:
+        self.n += 1
+        changes: list[Change] = []
+        status = StatusCategory.TODO
+        if started:
+            changes.append(Change(f"{self.n}-s", started, "status", "new", "indeterminate"))
+            status = StatusCategory.IN_PROGRESS
+        if done:
+            changes.append(Change(f"{self.n}-d", done, "status", "indeterminate" if started else "new", "done"))
+            status = StatusCategory.DONE
+        for i, (at, before, after) in enumerate(due_moves):
+            changes.append(Change(f"{self.n}-due{i}", at, "duedate", before.isoformat(), after.isoformat()))
+        updated = max([created, *(c.at for c in changes)])
+        return WorkItem(
+            id=str(10000 + self.n),
+            key=f"PAY-{self.n}",
+            team=team,
+            created=created,
+            updated=updated,
+            status_category=status,
+            due=due,
+            assignee=assignee,
+            changes=tuple(changes),
+        )

@@ -1,0 +1,83 @@
+"""The store: idempotent upserts, cursors committed with their events, migrations."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from support import NOW
+from teampulse.errors import TeampulseError
+from teampulse.model import LeadershipAction, WorkItemRemoved
+from teampulse.store import SCHEMA_VERSION, Store
+
+
+def test_upsert_is_idempotent(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    item = items.make(started=NOW, done=NOW)
+    for _ in range(3):
+        store.apply_batch("jira", [item], {"n": 1}, 0)
+    assert store.counts()["work_items"] == 1
+    assert store.counts()["changes"] == 2
+    assert store.completed_total("payments", NOW.timestamp()) == 1
+
+
+def test_cursor_is_committed_with_its_events_or_not_at_all(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    store.apply_batch("jira", [items.make()], {"page": 1}, 0)
+
+    bad = [items.make(), "not an event"]
+    with pytest.raises(TypeError):
+        store.apply_batch("jira", bad, {"page": 2}, 0)  # type: ignore[list-item]
+    assert store.cursor("jira") == {"page": 1}
+    assert store.counts()["work_items"] == 1
+
+
+def test_a_failure_inside_the_transaction_rolls_back(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    broken = dataclasses.replace(items.make(), team=None)  # violates NOT NULL inside the transaction
+    with pytest.raises(sqlite3.IntegrityError):
+        store.apply_batch("jira", [items.make(), broken], {"page": 9}, 0)
+    assert store.cursor("jira") is None
+    assert store.counts()["work_items"] == 0
+
+
+def test_removed_items_disappear_and_may_come_back(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    item = items.make()
+    store.apply_batch("jira", [item], None, 0)
+    store.apply_batch("jira", [WorkItemRemoved(item.id, item.team, NOW)], None, 0)
+    assert store.team_items("payments", 0, NOW.timestamp()) == []
+    store.apply_batch("jira", [item], None, 0)
+    assert len(store.team_items("payments", 0, NOW.timestamp())) == 1
+
+
+def test_schema_version_and_newer_file_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    assert Store(path).schema_version() == SCHEMA_VERSION
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(TeampulseError, match="newer"):
+        Store(path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_text("hello, this is not sqlite" * 100)
+    with pytest.raises(TeampulseError, match="not a usable teampulse store"):
+        Store(path)
+
+
+def test_actions_and_prune(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_action(LeadershipAction("a1", "payments", "one_on_one", NOW))
+    store.add_action(LeadershipAction("a1", "payments", "one_on_one", NOW))
+    assert store.action_counts("payments", NOW.timestamp()) == {"one_on_one": 1}
+    old = items.make(started=NOW.replace(year=2024), done=NOW.replace(year=2024))
+    store.apply_batch("jira", [old, items.make()], None, 0)
+    removed = store.prune(NOW.replace(year=2025).timestamp())
+    assert removed == 3  # the old item and its two changes
+    assert store.counts()["work_items"] == 1
