@@ -45,7 +45,9 @@ class Items:
             changes.append(Change(f"{self.n}-s", started, "status", "new", "indeterminate"))
             status = StatusCategory.IN_PROGRESS
         if done:
-            changes.append(Change(f"{self.n}-d", done, "status", "indeterminate" if started else "new", "done"))
+            changes.append(
+                Change(f"{self.n}-d", done, "status", "indeterminate" if started else "new", "done")
+            )
             status = StatusCategory.DONE
         for i, (at, before, after) in enumerate(due_moves):
             changes.append(Change(f"{self.n}-due{i}", at, "duedate", before.isoformat(), after.isoformat()))

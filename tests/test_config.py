@@ -28,11 +28,23 @@ def test_basic_config_loads_with_defaults(basic_config: Path) -> None:
         ('[settings]\nworking_hours = "17:00-09:00"\n', "settings.working_hours", "end after"),
         ("[settings]\nstaet = 1\n", "settings.staet", "unknown key"),
         ("[[teams]]\nname = 'x'\nmanager = 'not-an-email'\n", "teams[0].manager", "e-mail"),
-        ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\nmembers = ['a@b.co', 'a@b.co']\n", "teams[0].members", "twice"),
-        ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[sources.j]\nurl = 'x'\n", "sources.j.plugin", "required"),
+        (
+            "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\nmembers = ['a@b.co', 'a@b.co']\n",
+            "teams[0].members",
+            "twice",
+        ),
+        (
+            "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[sources.j]\nurl = 'x'\n",
+            "sources.j.plugin",
+            "required",
+        ),
         ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[alerts]\nrise = 3\n", "alerts.rise", "between"),
         ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[alerts]\ngrace = 'soon'\n", "alerts.grace", "duration"),
-        ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[pressure.weights]\nvibes = 1\n", "pressure.weights.vibes", "unknown"),
+        (
+            "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[pressure.weights]\nvibes = 1\n",
+            "pressure.weights.vibes",
+            "unknown",
+        ),
         ("", "teams", "at least one"),
     ],
 )

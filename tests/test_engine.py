@@ -72,7 +72,9 @@ def test_calm_team_sits_near_zero(basic_config: Path, items: Items) -> None:
     assert not snap.pressure_unmatched
 
 
-def test_crunch_raises_pressure_above_baseline_and_fires_after_grace(basic_config: Path, items: Items) -> None:
+def test_crunch_raises_pressure_above_baseline_and_fires_after_grace(
+    basic_config: Path, items: Items
+) -> None:
     cfg, store = _setup(basic_config)
     store.apply_batch("jira", _calm_history(items, crunch=True), None, 0)
     snap = evaluate_team(cfg, cfg.teams[0], store, NOW)

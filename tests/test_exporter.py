@@ -1,0 +1,76 @@
+"""The exporter: every contract metric with HELP, fresh families, no stale teams."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from support import NOW, Items
+
+from teampulse import config
+from teampulse.app import Runtime
+from teampulse.exporter import age_lines, render
+
+PROCESS_METRICS = [
+    "teampulse_process_throughput",
+    "teampulse_work_items_completed_total",
+    "teampulse_work_items_in_progress",
+    "teampulse_work_items_overdue",
+    "teampulse_work_items_due_soon",
+    "teampulse_process_pressure",
+    "teampulse_process_pressure_baseline",
+    "teampulse_pressure_unmatched",
+]
+SELF_METRICS = ["teampulse_build_info"]
+
+
+def _runtime(path: Path) -> Runtime:
+    return Runtime.open(str(path))
+
+
+def test_every_process_metric_per_team_with_help(basic_config: Path, items: Items) -> None:
+    rt = _runtime(basic_config)
+    rt.store.apply_batch("jira", [items.make(started=NOW, due=NOW.date())], None, 0)
+    text = render(rt.state(as_of=NOW)).decode()
+    samples = {s.name: s for f in text_string_to_metric_families(text) for s in f.samples}
+    for name in PROCESS_METRICS + SELF_METRICS:
+        assert name in samples, name
+    for name in PROCESS_METRICS:
+        assert samples[name].labels == {"team": "payments"}
+    for line in text.splitlines():
+        if line.startswith("# HELP"):
+            assert len(line.split(" ", 3)[3]) > 10
+    families = [m.group(1) for m in re.finditer(r"^# TYPE (\S+) ", text, re.M)]
+    assert all(f"# HELP {f} " in text for f in families)
+    assert samples["teampulse_work_items_in_progress"].value == 1
+
+
+def test_a_team_removed_from_the_config_leaves_no_series(
+    write_config, basic_config: Path, items: Items
+) -> None:
+    rt = _runtime(basic_config)
+    assert 'team="payments"' in render(rt.state(as_of=NOW)).decode()
+    other = write_config(basic_config.read_text().replace('"payments"', '"ledger"'), "other.toml")
+    rt2 = Runtime.open(str(other))
+    text = render(rt2.state(as_of=NOW)).decode()
+    assert 'team="payments"' not in text
+    assert 'team="ledger"' in text
+
+
+def test_cache_age_is_computed_at_scrape_time(basic_config: Path) -> None:
+    state = _runtime(basic_config).state(as_of=NOW)
+    lines = age_lines(state, now=state.collected_at + 42).decode()
+    assert "teampulse_cache_age_seconds 42.000" in lines
+
+
+def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Items) -> None:
+    rt = _runtime(basic_config)
+    cfg = config.load(basic_config)
+    rt.store.apply_batch("jira", [items.make(started=NOW)], None, 0)
+    text = render(rt.state(as_of=NOW)).decode()
+    assert "@" not in text
+    assert "PAY-" not in text
+    for label in re.findall(r"(\w+)=\"", text):
+        assert label in {"team", "source", "version", "quantile", "component", "kind"}
+    assert cfg.teams[0].name in text
