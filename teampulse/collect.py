@@ -144,7 +144,7 @@ def collect_all(
         result.seconds = time.time() - started
         store.record_run(name, started, time.time(), result.error, result.events)
         if result.error:
-            log.error("source %s failed: %s", name, result.error)
+            log.info("source %s failed: %s", name, result.error)
         report.results.append(result)
     store.prune(now.timestamp() - config.retention.total_seconds())
     return report
