@@ -56,6 +56,42 @@ def test_register_callback_collects_kinds() -> None:
     assert info.sources == ["static"]
 
 
+def test_notifiers_register_and_receive_alert_states() -> None:
+    from teampulse import AlertState, NotifierKind
+
+    received: list[AlertState] = []
+
+    class Collecting:
+        def notify(self, alerts):  # type: ignore[no-untyped-def]
+            received.extend(alerts)
+
+    @hookimpl
+    def register_notifiers(register):  # type: ignore[no-untyped-def]
+        register(NotifierKind(name="collecting", create=lambda cfg: Collecting()))
+
+    registry = load_registry(_pm(_module("tp_notify", register_notifiers=register_notifiers)))
+    notifier = registry.notifiers["collecting"].create(None)  # type: ignore[arg-type]
+    state = AlertState("TeampulseSourceDown", {"source": "jira"}, "critical", True, None, "s", "d", {})
+    notifier.notify([state])
+    assert received == [state]
+
+
+def test_signal_joins_the_pressure_index(basic_config, items) -> None:  # type: ignore[no-untyped-def]
+    from support import NOW
+
+    from teampulse import config
+    from teampulse.engine import evaluate_team
+    from teampulse.store import Store
+
+    cfg = config.load(basic_config)
+    store = Store(cfg.state)
+    store.apply_batch("jira", [items.make()], None, 0)
+    always = SignalKind(name="pager", side="pressure", weight=1.0, compute=lambda team, facts: 1.0)
+    snap = evaluate_team(cfg, cfg.teams[0], store, NOW, signals={"pager": always})
+    assert "pager" in [c.name for c in snap.components]
+    assert snap.pressure == 1.0 / (1.0 + sum(cfg.pressure.weights.values()))
+
+
 def test_duplicate_kind_names_the_plugins() -> None:
     @hookimpl
     def register_sources(register):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from support import NOW
+
 from teampulse.errors import TeampulseError
 from teampulse.model import LeadershipAction, WorkItemRemoved
 from teampulse.store import SCHEMA_VERSION, Store
