@@ -25,6 +25,9 @@ SCAN_DAYS = 90
 # Fewer changes than this in a week cannot read as a high after-hours share.
 MIN_CHANGES_FOR_SHARE = 10
 TODO, IN_PROGRESS, DONE = "new", "indeterminate", "done"
+# Someone carrying this many times the team's work in progress per person is overloaded:
+# taking work off them is a leadership action (workload_rebalanced).
+OVERLOAD_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,13 @@ class _Item:
     done: list[float]  # times it entered done
     sprint_adds: list[tuple[float, str]]
     sprints: dict[str, tuple[float | None, float | None]]
+    assignee_at: list[float] = field(default_factory=list)
+    assignee: list[str | None] = field(default_factory=list)
+
+    def assignee_on(self, t: float) -> str | None:
+        if not self.assignee_at:
+            return None
+        return self.assignee[max(bisect_right(self.assignee_at, t) - 1, 0)]
 
     def status_on(self, t: float) -> str | None:
         if t < self.created:
@@ -153,7 +163,23 @@ def _build_item(row: ItemRow, changes: Sequence[ChangeRow]) -> _Item:
             after = {s.strip() for s in (c.to_value or "").split(",") if s.strip()}
             adds.extend((c.at, s) for s in sorted(after - before))
     sprints = {str(s["id"]): (s.get("start"), s.get("end")) for s in row.sprints}
-    return _Item(row.created, status_at, status, due_at, due, row.started_at, done, adds, sprints)
+    assignee_changes = [c for c in changes if c.field == "assignee"]
+    first_assignee = assignee_changes[0].from_value if assignee_changes else row.assignee
+    assignee_at = [row.created] + [c.at for c in assignee_changes]
+    assignees = [first_assignee] + [c.to_value for c in assignee_changes]
+    return _Item(
+        row.created,
+        status_at,
+        status,
+        due_at,
+        due,
+        row.started_at,
+        done,
+        adds,
+        sprints,
+        assignee_at,
+        assignees,
+    )
 
 
 def _median(values: Sequence[float]) -> float:
@@ -296,10 +322,24 @@ class _TeamHistory:
             }
             if since <= at <= until and removed:
                 counts["deadline_renegotiated"] = counts.get("deadline_renegotiated", 0) + 1
-        for at, _person in self.reassignments:
-            if since <= at <= until:
+        for at, person in self.reassignments:
+            if since <= at <= until and self._overloaded_or_away(person, at):
                 counts["workload_rebalanced"] = counts.get("workload_rebalanced", 0) + 1
         return counts
+
+    def _overloaded_or_away(self, person: str, t: float) -> bool:
+        """Tell whether work taken from `person` at `t` relieved an overloaded or absent person."""
+        if any(p == person and s <= t < e for p, s, e in self.leave):
+            return True
+        just_before = t - 1.0
+        theirs = team = 0
+        for item in self.items:
+            if item.status_on(just_before) == IN_PROGRESS:
+                team += 1
+                if item.assignee_on(just_before) == person:
+                    theirs += 1
+        available = max(self.members, 1)
+        return theirs >= 2 and theirs >= OVERLOAD_FACTOR * team / available
 
 
 def _score(value: float, norm: float, saturation: float) -> float:

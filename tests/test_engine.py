@@ -133,3 +133,37 @@ def test_members_on_leave_reduce_capacity(basic_config: Path, items: Items) -> N
     snap = evaluate_team(cfg, cfg.teams[0], store, NOW, pseudonym=p)
     assert snap.on_leave == 1
     assert snap.available == 3
+
+
+def test_work_taken_from_an_overloaded_person_counts_as_rebalancing(basic_config: Path, items: Items) -> None:
+    import dataclasses
+
+    from teampulse.model import Change
+
+    cfg, store = _setup(basic_config)
+    history = _calm_history(items, crunch=True)  # the crunch's twelve items all sit with bob
+    crunch_item = history[-1]
+    moved = dataclasses.replace(
+        crunch_item,
+        assignee="chen@example.com",
+        changes=(
+            *crunch_item.changes,
+            Change("r1", NOW - D, "assignee", "bob@example.com", "chen@example.com"),
+        ),
+    )
+    calm_item = history[10]  # bob held one item then: handing it over is no rebalancing
+    handed = dataclasses.replace(
+        calm_item,
+        changes=(
+            *calm_item.changes,
+            Change(
+                "r2", NOW - 60 * D + timedelta(hours=1), "assignee", "dana@example.com", "bob@example.com"
+            ),
+        ),
+    )
+    store.apply_batch("jira", [*history[:-1], moved], None, 0)
+    store.apply_batch("jira", [handed], None, 0)
+    snap = evaluate_team(cfg, cfg.teams[0], store, NOW)
+    assert snap.actions_since_episode == {"workload_rebalanced": 1}
+    assert snap.actions_total.get("workload_rebalanced") == 1
+    assert not snap.pressure_unmatched
