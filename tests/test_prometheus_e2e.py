@@ -1,0 +1,157 @@
+"""A real Prometheus scrapes `teampulse serve` fed by the Jira emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teampulse.demo import TOKEN_ENV, write_demo_config
+from teampulse.jira_emulator import EmulatorServer, generate_organisation
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return bytes(r.read())
+
+
+def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    last: Exception | None = None
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting; last error: {last}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    org = generate_organisation(seed=5)
+    with EmulatorServer(org.dataset, mode="cloud") as emulator:
+        path = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="1h")
+        port = _free_port()
+        env = dict(os.environ, TEAMPULSE_PSEUDONYM_KEY="e2e-key-0123456789abc", **{TOKEN_ENV: "t"})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "teampulse.cli",
+                "serve",
+                "--config",
+                str(path),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait(lambda: b'teampulse_source_up{source="jira"} 1.0' in _get(url + "/metrics"))
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) -> None:
+    assert shutil.which("prometheus"), "make test installs prometheus"
+    port = _free_port()
+    target = served.removeprefix("http://")
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: teampulse\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+    prom = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api/v1/query?query="
+
+    def query(expr: str) -> list[dict]:  # type: ignore[type-arg]
+        body = json.loads(_get(api + urllib.parse.quote(expr)))
+        assert body["status"] == "success"
+        return list(body["data"]["result"])
+
+    try:
+        _wait(lambda: len(query("teampulse_process_pressure")) == 4)
+        for metric in (
+            "teampulse_process_throughput",
+            "teampulse_work_items_completed_total",
+            "teampulse_work_items_in_progress",
+            "teampulse_work_items_overdue",
+            "teampulse_work_items_due_soon",
+            "teampulse_process_pressure_baseline",
+            "teampulse_pressure_unmatched",
+        ):
+            assert {r["metric"]["team"] for r in query(metric)} == {
+                "payments",
+                "platform",
+                "mobile",
+                "data",
+            }, metric
+        crunch = query('teampulse_process_pressure{team="payments"} - teampulse_process_pressure_baseline')
+        assert float(crunch[0]["value"][1]) > 0.2
+        assert query('up{job="teampulse"}')[0]["value"][1] == "1"
+        # only bounded, team-level labels reach Prometheus
+        series = json.loads(
+            _get(f"http://127.0.0.1:{port}/api/v1/series?match[]=" + urllib.parse.quote('{job="teampulse"}'))
+        )
+        labels = {k for s in series["data"] for k in s}
+        assert labels <= {
+            "__name__",
+            "job",
+            "instance",
+            "team",
+            "source",
+            "version",
+            "quantile",
+            "component",
+            "kind",
+        }
+    finally:
+        try:
+            urllib.request.urlopen(
+                urllib.request.Request(f"http://127.0.0.1:{port}/-/quit", method="POST"), timeout=5
+            )
+        except OSError:
+            prom.terminate()
+        prom.wait(timeout=20)
+
+
+def test_team_page_and_health(served: str) -> None:
+    page = _get(served + "/").decode()
+    assert "payments" in page
+    assert "Pressure without leadership" in page or "elevated since" in page
+    assert "@" not in page
+    health = json.loads(_get(served + "/healthz"))
+    assert health["status"] == "ok" and health["sources"] == {"jira": {"up": True}}
