@@ -1,0 +1,394 @@
+"""The plugin, through the real `jira` client, against the Jira emulator in Cloud and Data Center modes."""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from teampulse_jira import JiraSource, create
+from teampulse_jira.client import Transport
+from teampulse_jira.config import parse_settings
+from teampulse_jira.source import _Collection
+
+from teampulse import (
+    Batch,
+    PluginConfig,
+    SourceError,
+    Sprint,
+    StatusCategory,
+    TeamInfo,
+    WorkItem,
+    WorkItemRemoved,
+)
+from teampulse.jira_emulator import Credentials, Dataset, EmulatorServer, Faults
+
+NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
+N_ISSUES = 240
+LONG_HISTORY = 130  # more than Cloud's 100-history cap inside search results
+MEMBERS = ("bob@example.com", "chen@example.com")
+TOKEN = "t0ken-s3cret"
+MODES = ["cloud", "datacenter"]
+
+
+@dataclass
+class Ctx:
+    """A minimal CollectContext, as the core hands one to a source."""
+
+    teams: list[TeamInfo]
+    cursor: Mapping[str, Any] | None
+    now: datetime
+    name: str = "jira"
+    messages: list[str] = field(default_factory=list)
+
+    def progress(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def build_dataset() -> tuple[Dataset, dict[str, str]]:
+    """Two projects; PAY has N_ISSUES issues with histories, one with a very long one."""
+    ds = Dataset(now=NOW)
+    ds.add_user("maria@example.com", "Maria Manager", "Europe/Berlin")
+    for email in MEMBERS:
+        ds.add_user(email, email.split("@")[0].title(), "UTC")
+    ds.add_project("PAY", "Payments", lead="maria@example.com")
+    ds.add_project("OPS", "Operations")
+    sprint = ds.add_sprint("PAY Sprint 9", 1, NOW - timedelta(days=5), NOW + timedelta(days=9), "active")
+    keys: dict[str, str] = {}
+    start = NOW - timedelta(days=20)
+    for i in range(N_ISSUES):
+        at = start + timedelta(minutes=97 * i)
+        key = ds.create_issue(
+            "PAY",
+            f"Task {i}",
+            assignee=MEMBERS[i % 2],
+            duedate=(NOW + timedelta(days=i % 10)).date() if i % 3 == 0 else None,
+            sprint_ids=(sprint.id,) if i % 4 == 0 else (),
+            at=at,
+        )
+        ds.transition(key, "In Progress", at=at + timedelta(minutes=5), author="maria@example.com")
+        if i % 5 == 0:
+            ds.transition(key, "Done", at=at + timedelta(minutes=30), author=MEMBERS[i % 2])
+        keys[str(ds.issue(key).id)] = key
+    long_key = next(iter(keys.values()))
+    at = start + timedelta(minutes=10)
+    for n in range(LONG_HISTORY):
+        ds.transition(long_key, "In Review" if n % 2 == 0 else "In Progress", at=at + timedelta(seconds=n))
+    return ds, keys
+
+
+@pytest.fixture(params=MODES)
+def jira(request):
+    ds, keys = build_dataset()
+    faults = Faults()
+    server = EmulatorServer(ds, mode=request.param, faults=faults).start()
+    try:
+        yield server, ds, keys, faults
+    finally:
+        server.stop()
+
+
+def make_source(url: str, monkeypatch, **options: Any) -> tuple[JiraSource, list[float]]:
+    monkeypatch.setenv("JIRA_TEST_TOKEN", TOKEN)
+    table = {"plugin": "jira", "url": url, "email": "maria@example.com", "token_env": "JIRA_TEST_TOKEN"}
+    table.update({"page_size": 20, **options})
+    source = create(PluginConfig(name="jira", section="sources", options=table))
+    sleeps: list[float] = []
+    source.sleep = sleeps.append
+    return source, sleeps
+
+
+def team(jql: str | None = "project = PAY") -> TeamInfo:
+    return TeamInfo(name="payments", manager="maria@example.com", members=MEMBERS, jql=jql)
+
+
+def run(source: JiraSource, cursor: Mapping[str, Any] | None = None, now: datetime = NOW, **kw: Any):
+    ctx = Ctx(teams=kw.get("teams", [team()]), cursor=cursor, now=now)
+    batches = list(source.collect(ctx))
+    return batches, ctx
+
+
+def items_of(batches: list[Batch]) -> list[WorkItem]:
+    return [e for b in batches for e in b.events if isinstance(e, WorkItem)]
+
+
+def search_count(server: EmulatorServer) -> int:
+    return server.stats.count("search/jql") if server.cloud else server.stats.count("/search")
+
+
+def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
+    server, ds, keys, _ = jira
+    source, sleeps = make_source(server.url, monkeypatch)
+    batches, ctx = run(source)
+    items = items_of(batches)
+    counts = Counter(item.id for item in items)
+    assert set(counts) == set(keys) and max(counts.values()) == 1
+    assert search_count(server) == math.ceil(N_ISSUES / 20)
+    for endpoint in ("serverInfo", "myself", "/status", "/field"):
+        assert server.stats.count(endpoint) == 1, endpoint
+    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
+    assert server.stats.count("issue/") == 0  # nothing per issue
+    assert not sleeps
+    # Every page is its own batch, with a cursor that moves forward.
+    cursors = [b.cursor["teams"]["payments"]["updated"] for b in batches if b.events]
+    assert cursors == sorted(cursors) and len(cursors) == math.ceil(N_ISSUES / 20)
+    # Progress every few pages, without keys or addresses.
+    assert ctx.messages and all(re.fullmatch(r"team payments: \d+ issues, page \d+", m) for m in ctx.messages)
+
+    by_key = {item.key: item for item in items}
+    sample = by_key["PAY-6"]  # i = 5: done, no due date; i % 4 != 0: no sprint
+    assert sample.status_category is StatusCategory.DONE and sample.due is None and sample.sprints == ()
+    assert sample.assignee == "chen@example.com"
+    assert [(c.field, c.from_value, c.to_value) for c in sample.changes] == [
+        ("status", "new", "indeterminate"),
+        ("status", "indeterminate", "done"),
+    ]
+    assert sample.changes[0].author == "maria@example.com"
+    assert sample.changes[0].at == NOW - timedelta(days=20) + timedelta(minutes=97 * 5 + 5)
+    in_sprint = by_key["PAY-13"]  # i = 12: in the sprint, due in 2 days
+    assert in_sprint.sprints == (
+        Sprint(str(ds.sprints[1].id), "active", NOW - timedelta(days=5), NOW + timedelta(days=9)),
+    )
+    assert in_sprint.due == (NOW + timedelta(days=2)).date()
+    assert in_sprint.created.tzinfo is not None
+
+
+def test_full_changelogs_beyond_the_cloud_cap(jira, monkeypatch):
+    server, _ds, _keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    items = items_of(run(source)[0])
+    long_item = next(i for i in items if i.key == "PAY-1")
+    status_changes = [c for c in long_item.changes if c.field == "status"]
+    assert len(status_changes) == LONG_HISTORY + 2  # with the first "In Progress" and "Done"
+    assert [c.at for c in long_item.changes] == sorted(c.at for c in long_item.changes)
+    assert len({c.id for c in long_item.changes}) == len(long_item.changes)
+    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
+
+
+def test_changelog_endpoint_or_expanded_issue_fallback(jira, monkeypatch):
+    server, _ds, keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    transport = Transport(source.settings)
+    transport.connect()
+    try:
+        collection = _Collection(source, transport, Ctx([team()], None, NOW))
+        collection._prepare()
+        issue_id = next(iter(keys))
+        histories = collection._dc_changelog(issue_id)
+        assert histories is not None and len(histories) == LONG_HISTORY + 2
+        # Cloud has issue/{id}/changelog (two pages of 100); this Data Center version lacks it.
+        assert source.changelog_endpoint is server.cloud
+        assert server.stats.count("issue/{issueIdOrKey}/changelog") == (2 if server.cloud else 1)
+        assert collection._dc_changelog("999999") is None  # a deleted issue: nothing to add
+    finally:
+        transport.close()
+
+
+def test_a_429_with_retry_after_mid_sync_is_waited_out(jira, monkeypatch):
+    server, _ds, keys, faults = jira
+    faults.rate_limit(every=4, retry_after=7, path="search", count=1)
+    source, sleeps = make_source(server.url, monkeypatch)
+    items = items_of(run(source)[0])
+    assert sleeps == [7.0]
+    assert sorted(i.id for i in items) == sorted(keys)
+    assert server.stats.snapshot()["by_status"]["429"] == 1
+
+
+def test_a_503_then_success(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.unavailable(every=1, retry_after=2, path="myself", count=1)
+    faults.not_json(status=502, every=2, path="search", count=1)  # a proxy's HTML error page
+    source, sleeps = make_source(server.url, monkeypatch)
+    items = items_of(run(source)[0])
+    assert sleeps[0] == 2.0  # Retry-After honoured
+    assert len(sleeps) == 2 and 1.0 <= sleeps[1] <= 2.0  # then backoff with jitter for the 502
+    assert len(items) == N_ISSUES
+
+
+def test_a_retry_after_longer_than_the_cap_fails_clearly(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.rate_limit(every=1, retry_after=900, path="search")
+    source, sleeps = make_source(server.url, monkeypatch, max_retry_wait_seconds=300)
+    with pytest.raises(SourceError) as err:
+        run(source)
+    message = str(err.value)
+    assert "127.0.0.1" in message and "900 s" in message and "max_retry_wait_seconds" in message
+    assert "\n" not in message and not sleeps
+
+
+def test_retries_are_bounded(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.unavailable(every=1, retry_after=1, path="status")
+    source, sleeps = make_source(server.url, monkeypatch, max_retries=3)
+    with pytest.raises(SourceError, match=r"status: unavailable \(HTTP 503\), gave up after 3 retries"):
+        run(source)
+    assert sleeps == [1.0, 1.0, 1.0]
+
+
+def test_a_non_json_reply_names_the_host(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.not_json(status=200, path="myself")
+    source, _sleeps = make_source(server.url, monkeypatch)
+    with pytest.raises(SourceError) as err:
+        run(source)
+    host = server.url.removeprefix("http://")
+    assert str(err.value) == f"{host}: myself: the reply is not JSON (is the url a Jira server?)"
+
+
+def test_a_dropped_connection_is_retried(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.drop(every=1, path="field", count=1)
+    source, sleeps = make_source(server.url, monkeypatch)
+    assert len(items_of(run(source)[0])) == N_ISSUES
+    assert len(sleeps) == 1
+
+
+def test_an_unreachable_url_gives_a_source_error(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    source, sleeps = make_source(f"http://127.0.0.1:{port}", monkeypatch, max_retries=2)
+    with pytest.raises(SourceError) as err:
+        run(source)
+    assert str(err.value) == f"127.0.0.1:{port}: serverInfo: connection refused, gave up after 2 retries"
+    assert len(sleeps) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bad_credentials_are_reported_without_the_token(mode, monkeypatch):
+    ds, _ = build_dataset()
+    credentials = Credentials(basic={"maria@example.com": "another"}, bearer=frozenset({"other"}))
+    with EmulatorServer(ds, mode=mode, credentials=credentials) as server:
+        source, _ = make_source(server.url, monkeypatch)
+        with pytest.raises(SourceError, match="authentication failed") as err:
+            run(source)
+        assert TOKEN not in str(err.value) and "$JIRA_TEST_TOKEN" in str(err.value)
+        # A bearer token (no e-mail) that the server accepts.
+        monkeypatch.setenv("JIRA_TEST_TOKEN", "other")
+        bearer = JiraSource(
+            parse_settings(
+                PluginConfig("jira", "sources", {"url": server.url, "token_env": "JIRA_TEST_TOKEN"})
+            )
+        )
+        assert len(items_of(run(bearer)[0])) == N_ISSUES
+
+
+def test_a_bad_jql_is_a_one_line_error(jira, monkeypatch):
+    server, _ds, _keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    with pytest.raises(SourceError, match=r"search: rejected \(HTTP 400\)"):
+        run(source, teams=[team("project = = PAY")])
+
+
+def test_second_sync_fetches_only_what_changed(jira, monkeypatch):
+    server, ds, _keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    first, _ = run(source)
+    cursor = first[-1].cursor
+    later = NOW + timedelta(hours=2)
+    ds.set_now(later)
+    changed = ["PAY-17", "PAY-100", "PAY-201"]
+    ds.transition(changed[0], "Done")
+    ds.set_due_date(changed[1], (later + timedelta(days=3)).date())
+    ds.reassign(changed[2], "maria@example.com")
+    server.stats.reset()
+    second, _ = run(source, cursor=cursor, now=later)
+    items = items_of(second)
+    # The newest issue of the first sync lies within the overlap window, so it is read again.
+    assert {i.key for i in items} == {*changed, "PAY-240"}
+    assert search_count(server) == 1
+    assert server.stats.total == 5  # serverInfo, myself, status, field, one search
+    by_key = {i.key: i for i in items}
+    assert by_key["PAY-17"].status_category is StatusCategory.DONE
+    assert by_key["PAY-201"].assignee == "maria@example.com"
+    assert by_key["PAY-201"].changes[-1].to_value == "maria@example.com"
+    assert by_key["PAY-100"].changes[-1].field == "duedate"
+    # A third sync with nothing new re-reads only the overlap window.
+    server.stats.reset()
+    third, _ = run(source, cursor=second[-1].cursor, now=later + timedelta(hours=1))
+    assert {i.key for i in items_of(third)} == set(changed)  # all changed at `later`: in the overlap
+    assert server.stats.total == 5
+
+
+def test_a_restart_resumes_from_the_committed_cursor(jira, monkeypatch):
+    server, _ds, keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+    seen: set[str] = set()
+    committed = None
+    for number, batch in enumerate(source.collect(ctx)):
+        seen.update(e.id for e in batch.events)
+        committed = batch.cursor
+        if number == 4:
+            break  # the process dies after five committed pages
+    rest, _ = run(source, cursor=committed)
+    assert seen | {i.id for i in items_of(rest)} == set(keys)
+
+
+def test_deleted_and_moved_issues_are_removed_after_reconciliation(jira, monkeypatch):
+    server, ds, keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    first, _ = run(source)
+    by_key = {v: k for k, v in keys.items()}
+    later = NOW + timedelta(hours=1)
+    ds.set_now(later)
+    ds.delete_issue("PAY-3")
+    ds.move_issue("PAY-4", "OPS")
+    # Before reconcile_hours have passed, incremental sync cannot see them go.
+    second, _ = run(source, cursor=first[-1].cursor, now=later)
+    assert not [e for b in second for e in b.events if isinstance(e, WorkItemRemoved)]
+    server.stats.reset()
+    much_later = NOW + timedelta(hours=25)
+    ds.set_now(much_later)
+    third, _ = run(source, cursor=second[-1].cursor, now=much_later)
+    removed = [e for b in third for e in b.events if isinstance(e, WorkItemRemoved)]
+    assert sorted(r.id for r in removed) == sorted([by_key["PAY-3"], by_key["PAY-4"]])
+    assert all(r.team == "payments" and r.at == much_later for r in removed)
+    # One incremental page, then the id listing: one page of up to 5,000 on Cloud; Data Center
+    # pages at the server's maximum (100 in the emulator, 1,000 by default in Jira).
+    assert search_count(server) == 1 + (1 if server.cloud else math.ceil((N_ISSUES - 2) / 100))
+    cursor = third[-1].cursor["teams"]["payments"]
+    assert cursor["reconciled"] == much_later.isoformat()
+    # Known ids shrank, so the next reconciliation does not report them again.
+    fourth, _ = run(source, cursor=third[-1].cursor, now=much_later + timedelta(hours=25))
+    assert not [e for b in fourth for e in b.events if isinstance(e, WorkItemRemoved)]
+
+
+def test_teams_without_jql_are_skipped_and_a_changed_jql_starts_over(jira, monkeypatch):
+    server, _ds, keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch)
+    first, _ = run(source, teams=[team(), TeamInfo("nojql", "maria@example.com", ())])
+    assert set(first[-1].cursor["teams"]) == {"payments"}
+    narrower = team("project = PAY AND status = Done")
+    second, _ = run(source, cursor=first[-1].cursor, teams=[narrower])
+    removed = {e.id for b in second for e in b.events if isinstance(e, WorkItemRemoved)}
+    done = {i.id for i in items_of(second)}
+    assert done and all(i.status_category is StatusCategory.DONE for i in items_of(second))
+    assert removed == set(keys) - done
+
+
+def test_data_center_legacy_sprint_strings(monkeypatch):
+    ds, _keys = build_dataset()
+    with EmulatorServer(ds, mode="datacenter", sprint_format="legacy") as server:
+        source, _ = make_source(server.url, monkeypatch)
+        items = {i.key: i for i in items_of(run(source)[0])}
+    assert items["PAY-5"].sprints == (
+        Sprint(str(ds.sprints[1].id), "active", NOW - timedelta(days=5), NOW + timedelta(days=9)),
+    )
+    assert items["PAY-5"].assignee == "bob@example.com"
+
+
+def test_forced_deployment_overrides_server_info(monkeypatch):
+    ds, _keys = build_dataset()
+    with EmulatorServer(ds, mode="cloud") as server:
+        source, _ = make_source(server.url, monkeypatch, deployment="datacenter")
+        with pytest.raises(SourceError, match=r"search: rejected \(HTTP 410\)"):
+            run(source)
+        source, _ = make_source(server.url, monkeypatch, deployment="cloud")
+        assert len(items_of(run(source)[0])) == N_ISSUES
