@@ -88,24 +88,26 @@ def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
 
 
 class _Pseudonymise:
-    """Replace every person identifier in an event by its pseudonym."""
+    """Replace every person identifier in an event by its pseudonym.
+
+    Change authors are dropped rather than pseudonymised: no metric needs them, and what
+    no metric needs is not kept.
+    """
 
     def __init__(self, pseudonym: Pseudonymiser) -> None:
         self.p = pseudonym
 
     def change(self, c: Change) -> Change:
         if c.field == "assignee":
-            return Change(c.id, c.at, c.field, self.p(c.from_value), self.p(c.to_value), self.p(c.author))
-        if c.author is None:
-            return c
-        return Change(c.id, c.at, c.field, c.from_value, c.to_value, self.p(c.author))
+            return Change(c.id, c.at, c.field, self.p(c.from_value), self.p(c.to_value))
+        return Change(c.id, c.at, c.field, c.from_value, c.to_value) if c.author is not None else c
 
     def __call__(self, ev: Event) -> Event:
         if isinstance(ev, WorkItem):
             return replace(
                 ev,
                 assignee=self.p(ev.assignee),
-                changes=tuple(self.change(c) for c in ev.changes),
+                changes=tuple(map(self.change, ev.changes)),
             )
         if isinstance(ev, PersonSignal | LeadershipAction) and ev.person is not None:
             return replace(ev, person=self.p(ev.person))
