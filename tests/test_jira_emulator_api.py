@@ -107,7 +107,9 @@ def test_reference_replies_match_the_openapi_schemas(server: EmulatorServer) -> 
     check("/rest/api/3/user/search", "get", users)
 
 
-def test_issue_and_search_replies_match_the_openapi_schemas(server: EmulatorServer, org: Organisation) -> None:
+def test_issue_and_search_replies_match_the_openapi_schemas(
+    server: EmulatorServer, org: Organisation
+) -> None:
     key = next(i.key for i in org.dataset if len(i.histories) > 3)
     issue = get(server, f"issue/{key}", expand="changelog")
     check("/rest/api/3/issue/{issueIdOrKey}", "get", issue)

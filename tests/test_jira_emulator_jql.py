@@ -27,7 +27,9 @@ def ds() -> Dataset:
         key = data.create_issue(
             "PAY" if n < 7 else "OPS",
             f"Item {n}",
-            assignee="ana.silva@demo.example" if n % 2 == 0 else ("kenji.sato@demo.example" if n % 3 else None),
+            assignee="ana.silva@demo.example"
+            if n % 2 == 0
+            else ("kenji.sato@demo.example" if n % 3 else None),
             duedate=(NOW + timedelta(days=n - 4)).date() if n % 3 == 0 else None,
             sprint_ids=[old.id, sprint.id] if n in (1, 2) else [sprint.id] if n == 3 else [],
             at=at,
@@ -46,7 +48,9 @@ def keys(ds: Dataset, jql: str, tz: str = "UTC") -> list[str]:
 
 
 def test_tokenizer_handles_quotes_operators_and_bare_words() -> None:
-    tokens = tokenize("project = 'PAY' AND updated >= \"2026/03/01 10:00\" or key!=PAY-1 && sprint in openSprints()")
+    tokens = tokenize(
+        "project = 'PAY' AND updated >= \"2026/03/01 10:00\" or key!=PAY-1 && sprint in openSprints()"
+    )
     texts = [t.text for t in tokens if t.kind != "end"]
     assert texts == [
         "project", "=", "PAY", "AND", "updated", ">=", "2026/03/01 10:00", "or", "key", "!=", "PAY-1",
@@ -73,7 +77,10 @@ def test_parser_precedence_and_order_by() -> None:
     [
         ("project = ", "Expecting either a value, list or function but got end of the query"),
         ("project PAY", "Expecting operator but got 'PAY'"),
-        ("project = PAY status = Done", "Expecting either 'OR' or 'AND' but got 'status'. (line 1, character 15)"),
+        (
+            "project = PAY status = Done",
+            "Expecting either 'OR' or 'AND' but got 'status'. (line 1, character 15)",
+        ),
         ("project = 'PAY", "The quoted string 'PAY' has not been completed"),
         ("(project = PAY", "Expecting ')' but got end of the query"),
         ("project in PAY", "Expecting '(' but got 'PAY'"),
@@ -149,7 +156,15 @@ def test_dates_absolute_relative_and_in_the_users_zone(ds: Dataset) -> None:
 def test_ordering_defaults_nulls_and_ties(ds: Dataset) -> None:
     assert keys(ds, "project = PAY")[:2] == ["PAY-7", "PAY-6"]  # newest key first by default
     ascending = keys(ds, "project = PAY ORDER BY duedate ASC")
-    assert ascending == ["PAY-1", "PAY-4", "PAY-7", "PAY-2", "PAY-3", "PAY-5", "PAY-6"]  # empty last, ties by id
+    assert ascending == [
+        "PAY-1",
+        "PAY-4",
+        "PAY-7",
+        "PAY-2",
+        "PAY-3",
+        "PAY-5",
+        "PAY-6",
+    ]  # empty last, ties by id
     assert keys(ds, "project = PAY ORDER BY duedate DESC")[-3:] == ["PAY-7", "PAY-4", "PAY-1"]  # empty first
     assert keys(ds, "ORDER BY statusCategory, key") == [
         "PAY-1", "PAY-2", "PAY-3", "PAY-4", "OPS-1", "PAY-5", "PAY-6", "PAY-7", "OPS-2", "OPS-3",

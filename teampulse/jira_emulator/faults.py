@@ -192,7 +192,7 @@ class Faults:
             capacity = float(rule.limit())
             if rule._tokens < 0:
                 rule._tokens, rule._last = capacity, moment
-            rule._tokens = min(capacity, rule._tokens + (moment - rule._last) * rule.per_second)
+            rule._tokens = min(capacity, rule._tokens + max(0.0, moment - rule._last) * rule.per_second)
             rule._last = moment
             if rule._tokens >= 1:
                 rule._tokens -= 1

@@ -220,7 +220,10 @@ class EmulatorServer:
         httpd.daemon_threads = True
         httpd.emulator = self  # type: ignore[attr-defined]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="jira-emulator", daemon=True)
+        # A short poll interval makes stop() quick, which many short-lived test servers need.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="jira-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
