@@ -110,7 +110,7 @@ def test_syntax_errors_use_jira_wording(jql: str, message: str) -> None:
     ],
 )
 def test_semantic_errors(ds: Dataset, jql: str, message: str) -> None:
-    with pytest.raises(JqlError, match=".*") as caught:
+    with pytest.raises(JqlError) as caught:
         keys(ds, jql)
     assert message in str(caught.value)
 

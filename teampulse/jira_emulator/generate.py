@@ -128,6 +128,31 @@ class _Plan:
     events: list[Event]
 
 
+class _Capacity:
+    """A team's work-in-progress limit: a start waits until someone finishes, as a pull system does."""
+
+    def __init__(self, limit: int, tz: ZoneInfo, unlimited_after: datetime) -> None:
+        self.limit = limit
+        self.tz = tz
+        self.unlimited_after = unlimited_after
+        self.busy: list[tuple[datetime, datetime]] = []
+
+    def admit(self, rng: random.Random, start: datetime) -> datetime:
+        """Return the first moment from `start` at which the team has room for one more item."""
+        while start < self.unlimited_after:
+            running = [end for begin, end in self.busy if begin <= start < end]
+            if len(running) < self.limit:
+                break
+            start = max(
+                start, _work_time(rng, min(running).astimezone(self.tz).date(), self.tz), min(running)
+            )
+        return start
+
+    def hold(self, start: datetime, end: datetime) -> None:
+        """Record an item in progress from start to end."""
+        self.busy.append((start, end))
+
+
 def _team_sprints(ds: Dataset, key: str, board: int, now: datetime, days: int, tz: ZoneInfo) -> list[Sprint]:
     local_now = now.astimezone(tz).date()
     anchor = local_now - timedelta(days=8)
@@ -160,16 +185,18 @@ def _plan_team(
     starts = [datetime.fromtimestamp((s.start or 0) / 1000, UTC) for s in sprints]
     ends = [datetime.fromtimestamp((s.end or 0) / 1000, UTC) for s in sprints]
     plans: list[_Plan] = []
+    # The crunch is exactly a team working beyond its usual limit.
+    capacity = _Capacity(round(1.5 * len(members)), tz, crunch_start if crunch else now + timedelta(days=30))
     # Start early so the window opens in a steady state rather than an empty board.
     day = (now - timedelta(days=days + 10)).astimezone(tz).date()
-    arrivals_per_day = max(1.0, len(members) / 3)
+    arrivals_per_day = max(1.0, len(members) / 2.7)
     while day <= today:
         if day.weekday() < 5:
             for _ in range(_poisson(rng, arrivals_per_day)):
                 created = _work_time(rng, day, tz)
                 if created <= now:
                     plans.append(_plan_issue(rng, team, members, tz, created, starts, ends, sprints, now, crunch,
-                                             crunch_start))  # fmt: skip
+                                             crunch_start, capacity))  # fmt: skip
         day += timedelta(days=1)
     if crunch:
         plans.extend(_crunch_extras(rng, team, members, tz, now, starts, ends, sprints, today))
@@ -186,7 +213,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def _sprint_index(moment: datetime, starts: list[datetime], ends: list[datetime]) -> int | None:
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        if start <= moment < end + timedelta(days=3):
+        if start <= moment < end:
             return index
     return None
 
@@ -203,6 +230,7 @@ def _plan_issue(
     now: datetime,
     crunch: bool,
     crunch_start: datetime,
+    capacity: _Capacity,
 ) -> _Plan:
     events: list[Event] = []
     assignee = rng.choice(members) if rng.random() < 0.7 else None
@@ -217,18 +245,21 @@ def _plan_issue(
         events.append(
             (created + timedelta(minutes=rng.randint(1, 30)), "sprint_add", sprints[sprint_index].id)
         )
-        if not urgent:
-            start_day = max(start_day, starts[sprint_index].astimezone(tz).date())
-    start = _work_time(rng, _add_workdays(start_day, rng.randint(0, 3 if urgent else 6)), tz)
-    start = max(start, created + timedelta(minutes=45))
-    doing = _work_time(rng, _add_workdays(start.astimezone(tz).date(), rng.randint(1, 3)), tz)
-    review = doing if rng.random() < 0.4 else None
-    done = (
-        doing
-        if review is None
-        else _work_time(rng, _add_workdays(doing.astimezone(tz).date(), rng.randint(0, 1)), tz)
-    )
+    if urgent:
+        start_day = _add_workdays(start_day, rng.randint(0, 2))
+    elif sprint_index is not None and sprint_index < len(sprints):
+        # Planned work is ready when its sprint starts; the WIP limit spreads the starts out.
+        start_day = _add_workdays(
+            max(start_day, starts[sprint_index].astimezone(tz).date()), rng.randint(0, 2)
+        )
+    start = capacity.admit(rng, max(_work_time(rng, start_day, tz), created + timedelta(minutes=45)))
+    doing = _work_time(rng, _add_workdays(start.astimezone(tz).date(), rng.randint(2, 5)), tz)
+    review = doing if rng.random() < 0.5 else None
+    done = doing
+    if review is not None:
+        done = _work_time(rng, _add_workdays(doing.astimezone(tz).date(), rng.randint(1, 2)), tz)
     done = max(done, start + timedelta(hours=2))
+    capacity.hold(start, done)
     if crunch and crunch_start <= done <= now and rng.random() < 0.8:
         done = now + timedelta(days=3)  # completions stall in the crunch
         if review is not None and review >= crunch_start:
