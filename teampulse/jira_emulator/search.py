@@ -74,7 +74,8 @@ class Searcher:
 
     def run(self, jql: str, ctx: Context) -> list[Issue]:
         """Return the issues matching `jql`, in order; JqlError for a query Jira would reject."""
-        key = (jql, ctx.tz.key, id(ctx.user), self.dataset.version)
+        # The second keeps relative dates ("-5m", now()) honest on a wall clock; mutations bump the version.
+        key = (jql, ctx.tz.key, id(ctx.user), self.dataset.version, int(ctx.now.timestamp()))
         now = time.monotonic()
         with self._lock:
             hit = self._results.get(key)
