@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,13 +15,14 @@ from teampulse import Batch, CollectContext, SourceError, TeamInfo, WorkItem, Wo
 from .client import Transport
 from .config import JiraSettings
 from .cursor import VERSION, TeamCursor, jql_digest, load_teams
-from .timeparse import format_jql
+from .timeparse import format_jql, parse_ts
 from .translate import SPRINT_SCHEMA, People, Translator, status_map
 
 __all__ = ["BULKFETCH_MAX_ISSUES", "SEARCH_FIELDS", "JiraSource"]
 
 SEARCH_FIELDS = ("status", "created", "updated", "duedate", "assignee", "resolutiondate")
 BULKFETCH_MAX_ISSUES = 1000
+BULKFETCH_MAX_HISTORIES = 10000  # histories per bulkfetch page: the documented maximum
 CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only ids are asked for
 DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
 CHANGELOG_PAGE = 100
@@ -154,25 +155,48 @@ class _Collection:
             jql = f'({base}) AND updated >= "{format_jql(since, self.zone)}" ORDER BY updated ASC, key ASC'
         self.state[team.name] = tc
 
-        yielded = False
+        committed = tc.updated
+        newest = tc.updated  # the newest `updated` seen, so far
+        # Cloud: issues whose changelog the search truncated wait here (fields only, to bound memory)
+        # until one bulkfetch serves up to 1,000 of them; the cursor stays at the oldest of them.
+        pending: list[dict[str, Any]] = []
         count = 0
         for number, page in enumerate(self._pages(jql), start=1):
             if not page:
                 continue
-            items = self._translate_page(page, team)
-            count += len(items)
+            complete, truncated = _split_truncated(page)
+            histories: dict[str, list[Any]] = {}
+            if truncated and self.cloud:
+                for issue in truncated:
+                    issue.pop("changelog", None)
+                pending.extend(truncated)
+            elif truncated:
+                histories = self._dc_changelogs(truncated)
+                complete = page
+            items = self._translate_page(complete, team, histories)
+            if len(pending) >= BULKFETCH_MAX_ISSUES:
+                items += self._flush(pending, team)
+                pending = []
+            for moment in (_updated(page[-1]), *(item.updated for item in items)):
+                if moment is not None and (newest is None or moment > newest):
+                    newest = moment
+            tc.updated = (_updated(pending[0]) or newest) if pending else newest
             tc.add(int(item.id) for item in items)
-            newest = max(item.updated for item in items)
-            if tc.updated is None or newest > tc.updated:
-                tc.updated = newest
+            count += len(items)
             if number % PROGRESS_EVERY == 0:
                 self.ctx.progress(f"team {team.name}: {count} issues, page {number}")
+            if items or tc.updated != committed:
+                committed = tc.updated
+                yield Batch(items, self._cursor())
+        if pending:
+            items = self._flush(pending, team)
+            tc.updated = newest
+            tc.add(int(item.id) for item in items)
+            committed = tc.updated
             yield Batch(items, self._cursor())
-            yielded = True
         if tc.updated is None:
             # Nothing matched yet: later syncs start from now (less the overlap), not the window.
             tc.updated = self.now
-            yielded = False  # that position must be committed
 
         reconcile_every = timedelta(hours=s.reconcile_hours)
         if tc.reconciled is None or self.now - tc.reconciled >= reconcile_every:
@@ -182,11 +206,19 @@ class _Collection:
             tc.reconciled = self.now
             removed = [WorkItemRemoved(id=str(i), team=team.name, at=self.now) for i in gone]
             yield Batch(removed, self._cursor())
-        elif not yielded:
+        elif tc.updated != committed:
             yield Batch([], self._cursor())
 
-    def _translate_page(self, page: list[Any], team: TeamInfo) -> list[WorkItem]:
-        histories = self._full_changelogs(page)
+    def _flush(self, pending: list[dict[str, Any]], team: TeamInfo) -> list[WorkItem]:
+        """Fetch the full changelogs of held-back issues and translate them."""
+        histories = self._bulkfetch([str(issue["id"]) for issue in pending])
+        # An issue missing from the reply was deleted meanwhile: reconciliation reports it.
+        found = [issue for issue in pending if issue["id"] in histories]
+        return self._translate_page(found, team, histories)
+
+    def _translate_page(
+        self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
+    ) -> list[WorkItem]:
         people = self.translator.people
         people.unknown = False
         items = self._translate(page, team, histories)
@@ -287,18 +319,8 @@ class _Collection:
 
     # -- changelog top-ups --
 
-    def _full_changelogs(self, page: list[Any]) -> dict[str, list[Any]]:
-        """Fetch the complete changelog of each issue whose changelog the search truncated."""
-        truncated = []
-        for issue in page:
-            log = issue.get("changelog") or {}
-            total = log.get("total")
-            if isinstance(total, int) and total > len(log.get("histories") or ()):
-                truncated.append(issue)
-        if not truncated:
-            return {}
-        if self.cloud:
-            return self._bulkfetch([str(issue["id"]) for issue in truncated])
+    def _dc_changelogs(self, truncated: list[Any]) -> dict[str, list[Any]]:
+        """Fetch, issue by issue, the changelogs a Data Center search truncated (rare: it sends all)."""
         result: dict[str, list[Any]] = {}
         for issue in truncated:
             histories = self._dc_changelog(str(issue["id"]))
@@ -307,9 +329,13 @@ class _Collection:
         return result
 
     def _bulkfetch(self, ids: list[str]) -> dict[str, list[Any]]:
-        result: dict[str, list[Any]] = {issue_id: [] for issue_id in ids}
+        result: dict[str, list[Any]] = {}
+        wanted = set(ids)
         for at in range(0, len(ids), BULKFETCH_MAX_ISSUES):
-            body: dict[str, Any] = {"issueIdsOrKeys": ids[at : at + BULKFETCH_MAX_ISSUES]}
+            body: dict[str, Any] = {
+                "issueIdsOrKeys": ids[at : at + BULKFETCH_MAX_ISSUES],
+                "maxResults": BULKFETCH_MAX_HISTORIES,
+            }
             while True:
                 # The client does not wrap this Cloud-only v3 endpoint. No fieldIds filter: change
                 # ids carry the item's index within its history, which a filter would shift.
@@ -318,8 +344,8 @@ class _Collection:
                 )
                 for log in reply.get("issueChangeLogs") or ():
                     issue_id = str(log.get("issueId"))
-                    if issue_id in result:
-                        result[issue_id].extend(log.get("changeHistories") or ())
+                    if issue_id in wanted:
+                        result.setdefault(issue_id, []).extend(log.get("changeHistories") or ())
                 token = reply.get("nextPageToken")
                 if not token:
                     break
@@ -387,6 +413,24 @@ class _Collection:
         if not isinstance(value, dict):
             raise SourceError(f"{self.transport.host}: {what}: unexpected reply")
         return value
+
+
+def _split_truncated(page: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Split a page into issues with complete changelogs and those the search truncated."""
+    complete: list[Any] = []
+    truncated: list[Any] = []
+    for issue in page:
+        log = issue.get("changelog") or {}
+        total = log.get("total")
+        if isinstance(total, int) and total > len(log.get("histories") or ()):
+            truncated.append(issue)
+        else:
+            complete.append(issue)
+    return complete, truncated
+
+
+def _updated(issue: Mapping[str, Any]) -> datetime | None:
+    return parse_ts((issue.get("fields") or {}).get("updated"))
 
 
 def _issues(reply: Mapping[str, Any]) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import socket
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,12 @@ from teampulse import (
     WorkItem,
     WorkItemRemoved,
 )
-from teampulse.jira_emulator import Credentials, Dataset, EmulatorServer, Faults
+from teampulse.jira_emulator import Credentials, Dataset, EmulatorServer, Faults, Stats
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 N_ISSUES = 240
 LONG_HISTORY = 130  # more than Cloud's 100-history cap inside search results
+LONG_KEYS = ("PAY-1", "PAY-101", "PAY-201")
 MEMBERS = ("bob@example.com", "chen@example.com")
 TOKEN = "t0ken-s3cret"
 MODES = ["cloud", "datacenter"]
@@ -76,10 +78,12 @@ def build_dataset() -> tuple[Dataset, dict[str, str]]:
         if i % 5 == 0:
             ds.transition(key, "Done", at=at + timedelta(minutes=30), author=MEMBERS[i % 2])
         keys[str(ds.issue(key).id)] = key
-    long_key = next(iter(keys.values()))
-    at = start + timedelta(minutes=10)
-    for n in range(LONG_HISTORY):
-        ds.transition(long_key, "In Review" if n % 2 == 0 else "In Progress", at=at + timedelta(seconds=n))
+    for long_key in LONG_KEYS:  # on three different pages
+        at = start + timedelta(minutes=97 * (int(long_key.split("-")[1]) - 1) + 10)
+        for n in range(LONG_HISTORY):
+            ds.transition(
+                long_key, "In Review" if n % 2 == 0 else "In Progress", at=at + timedelta(seconds=n)
+            )
     return ds, keys
 
 
@@ -118,8 +122,19 @@ def items_of(batches: list[Batch]) -> list[WorkItem]:
     return [e for b in batches for e in b.events if isinstance(e, WorkItem)]
 
 
+def settled(server: EmulatorServer) -> Stats:
+    """Return the request counts once the emulator has recorded the last reply it sent."""
+    # The emulator counts a request after writing its reply, so the client can be faster.
+    total = -1
+    while total != server.stats.total:
+        total = server.stats.total
+        time.sleep(0.05)
+    return server.stats
+
+
 def search_count(server: EmulatorServer) -> int:
-    return server.stats.count("search/jql") if server.cloud else server.stats.count("/search")
+    stats = settled(server)
+    return stats.count("search/jql") if server.cloud else stats.count("/search")
 
 
 def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
@@ -131,13 +146,20 @@ def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
     assert set(counts) == set(keys) and max(counts.values()) == 1
     assert search_count(server) == math.ceil(N_ISSUES / 20)
     for endpoint in ("serverInfo", "myself", "/status", "/field"):
-        assert server.stats.count(endpoint) == 1, endpoint
-    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
-    assert server.stats.count("issue/") == 0  # nothing per issue
+        assert settled(server).count(endpoint) == 1, endpoint
+    assert settled(server).count("bulkfetch") == (1 if server.cloud else 0)
+    assert settled(server).count("issue/") == 0  # nothing per issue
     assert not sleeps
-    # Every page is its own batch, with a cursor that moves forward.
-    cursors = [b.cursor["teams"]["payments"]["updated"] for b in batches if b.events]
-    assert cursors == sorted(cursors) and len(cursors) == math.ceil(N_ISSUES / 20)
+    # Every page is its own batch (Cloud: plus the held-back truncated issues at the end), and
+    # the cursor never passes an issue not yet emitted.
+    with_events = [b for b in batches if b.events]
+    assert len(with_events) == math.ceil(N_ISSUES / 20) + (1 if server.cloud else 0)
+    emitted: set[str] = set()
+    for batch in with_events:
+        emitted.update(e.id for e in batch.events)
+        position = datetime.fromisoformat(batch.cursor["teams"]["payments"]["updated"])
+        assert all(i.updated >= position for i in items if i.id not in emitted)
+    assert position == max(i.updated for i in items)
     # Progress every few pages, without keys or addresses.
     assert ctx.messages and all(re.fullmatch(r"team payments: \d+ issues, page \d+", m) for m in ctx.messages)
 
@@ -163,12 +185,15 @@ def test_full_changelogs_beyond_the_cloud_cap(jira, monkeypatch):
     server, _ds, _keys, _ = jira
     source, _ = make_source(server.url, monkeypatch)
     items = items_of(run(source)[0])
-    long_item = next(i for i in items if i.key == "PAY-1")
-    status_changes = [c for c in long_item.changes if c.field == "status"]
-    assert len(status_changes) == LONG_HISTORY + 2  # with the first "In Progress" and "Done"
-    assert [c.at for c in long_item.changes] == sorted(c.at for c in long_item.changes)
-    assert len({c.id for c in long_item.changes}) == len(long_item.changes)
-    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
+    for key in LONG_KEYS:
+        long_item = next(i for i in items if i.key == key)
+        status_changes = [c for c in long_item.changes if c.field == "status"]
+        assert len(status_changes) == LONG_HISTORY + 2  # and "In Progress" and "Done" before
+        assert [c.at for c in long_item.changes] == sorted(c.at for c in long_item.changes)
+        assert len({c.id for c in long_item.changes}) == len(long_item.changes)
+    # Held back across pages, the three truncated changelogs come in one request.
+    assert settled(server).count("bulkfetch") == (1 if server.cloud else 0)
+    assert len(items) == N_ISSUES
 
 
 def test_changelog_endpoint_or_expanded_issue_fallback(jira, monkeypatch):
@@ -184,7 +209,7 @@ def test_changelog_endpoint_or_expanded_issue_fallback(jira, monkeypatch):
         assert histories is not None and len(histories) == LONG_HISTORY + 2
         # Cloud has issue/{id}/changelog (two pages of 100); this Data Center version lacks it.
         assert source.changelog_endpoint is server.cloud
-        assert server.stats.count("issue/{issueIdOrKey}/changelog") == (2 if server.cloud else 1)
+        assert settled(server).count("issue/{issueIdOrKey}/changelog") == (2 if server.cloud else 1)
         assert collection._dc_changelog("999999") is None  # a deleted issue: nothing to add
     finally:
         transport.close()
@@ -197,7 +222,7 @@ def test_a_429_with_retry_after_mid_sync_is_waited_out(jira, monkeypatch):
     items = items_of(run(source)[0])
     assert sleeps == [7.0]
     assert sorted(i.id for i in items) == sorted(keys)
-    assert server.stats.snapshot()["by_status"]["429"] == 1
+    assert settled(server).snapshot()["by_status"]["429"] == 1
 
 
 def test_a_503_then_success(jira, monkeypatch):
@@ -293,27 +318,27 @@ def test_second_sync_fetches_only_what_changed(jira, monkeypatch):
     cursor = first[-1].cursor
     later = NOW + timedelta(hours=2)
     ds.set_now(later)
-    changed = ["PAY-17", "PAY-100", "PAY-201"]
+    changed = ["PAY-17", "PAY-100", "PAY-202"]
     ds.transition(changed[0], "Done")
     ds.set_due_date(changed[1], (later + timedelta(days=3)).date())
     ds.reassign(changed[2], "maria@example.com")
-    server.stats.reset()
+    settled(server).reset()
     second, _ = run(source, cursor=cursor, now=later)
     items = items_of(second)
     # The newest issue of the first sync lies within the overlap window, so it is read again.
     assert {i.key for i in items} == {*changed, "PAY-240"}
     assert search_count(server) == 1
-    assert server.stats.total == 5  # serverInfo, myself, status, field, one search
+    assert settled(server).total == 5  # serverInfo, myself, status, field, one search
     by_key = {i.key: i for i in items}
     assert by_key["PAY-17"].status_category is StatusCategory.DONE
-    assert by_key["PAY-201"].assignee == "maria@example.com"
-    assert by_key["PAY-201"].changes[-1].to_value == "maria@example.com"
+    assert by_key["PAY-202"].assignee == "maria@example.com"
+    assert by_key["PAY-202"].changes[-1].to_value == "maria@example.com"
     assert by_key["PAY-100"].changes[-1].field == "duedate"
     # A third sync with nothing new re-reads only the overlap window.
-    server.stats.reset()
+    settled(server).reset()
     third, _ = run(source, cursor=second[-1].cursor, now=later + timedelta(hours=1))
     assert {i.key for i in items_of(third)} == set(changed)  # all changed at `later`: in the overlap
-    assert server.stats.total == 5
+    assert settled(server).total == 5
 
 
 def test_a_restart_resumes_from_the_committed_cursor(jira, monkeypatch):
@@ -343,7 +368,7 @@ def test_deleted_and_moved_issues_are_removed_after_reconciliation(jira, monkeyp
     # Before reconcile_hours have passed, incremental sync cannot see them go.
     second, _ = run(source, cursor=first[-1].cursor, now=later)
     assert not [e for b in second for e in b.events if isinstance(e, WorkItemRemoved)]
-    server.stats.reset()
+    settled(server).reset()
     much_later = NOW + timedelta(hours=25)
     ds.set_now(much_later)
     third, _ = run(source, cursor=second[-1].cursor, now=much_later)
