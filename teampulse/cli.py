@@ -165,7 +165,11 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
 @main.command()
 @config_option
 @click.option("--listen", default="127.0.0.1:9469", show_default=True, help="HOST:PORT to serve on.")
-@click.option("--web-config", type=click.Path(exists=True, dir_okay=False), help="TLS settings (YAML).")
+@click.option(
+    "--web-config",
+    type=click.Path(dir_okay=False),
+    help="TLS and basic auth (YAML, the format of Prometheus' exporter-toolkit).",
+)
 @one_line_errors
 def serve(config_path: str | None, listen: str, web_config: str | None) -> None:
     """Collect on a schedule and serve /metrics, /, /healthz and the actions API."""
@@ -175,11 +179,12 @@ def serve(config_path: str | None, listen: str, web_config: str | None) -> None:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:9469", param_hint="--listen")
-    if web_config:
-        raise TeampulseError("--web-config: TLS is not supported yet; put a reverse proxy in front")
+    from .webconfig import load_web_config
+
+    web = load_web_config(web_config) if web_config else None
     runtime = Runtime.open(config_path)
     try:
-        run(runtime, host.strip("[]"), int(port))
+        run(runtime, host.strip("[]"), int(port), web)
     finally:
         runtime.close()
 

@@ -17,6 +17,7 @@ from .exporter import ExportState, age_lines, render
 from .model import ACTION_KINDS
 from .page import render_page
 from .timeutil import iso, parse_time
+from .webconfig import WebConfig
 
 log = logging.getLogger("teampulse.serve")
 API_TOKEN_ENV = "TEAMPULSE_API_TOKEN"
@@ -77,8 +78,9 @@ class Service:
             self._thread.join(timeout=30)
 
 
-def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
+def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTTPRequestHandler]:
     """Return a request handler class bound to a service."""
+    web = web or WebConfig()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "teampulse"
@@ -101,7 +103,19 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
         def do_HEAD(self) -> None:
             self.do_GET()
 
+        def _authorised(self) -> bool:
+            assert web is not None
+            if web.authorised(self.headers.get("Authorization")):
+                return True
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="teampulse"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+
         def do_GET(self) -> None:
+            if not self._authorised():
+                return
             path = self.path.split("?", 1)[0]
             with service.lock:
                 state, metrics = service.state, service.metrics
@@ -131,6 +145,8 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": "not found"})
 
         def do_POST(self) -> None:
+            if not self._authorised():
+                return
             path = self.path.split("?", 1)[0]
             if path != "/api/v1/actions":
                 self._json(404, {"error": "not found"})
@@ -141,8 +157,12 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
                 return
             import hmac
 
-            given = self.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            # With basic auth on (--web-config), Authorization carries it; the token then
+            # comes in X-Teampulse-Token.
+            given = self.headers.get("X-Teampulse-Token") or self.headers.get(
+                "Authorization", ""
+            ).removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), token.encode()):
                 self._json(401, {"error": "missing or wrong bearer token"})
                 return
             length = int(self.headers.get("Content-Length") or 0)
@@ -170,14 +190,20 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(runtime: Runtime, host: str, port: int, ready: threading.Event | None = None) -> None:
+def serve(
+    runtime: Runtime, host: str, port: int, web: WebConfig | None = None, ready: threading.Event | None = None
+) -> None:
     """Serve until interrupted."""
     service = Service(runtime)
     service.start()
-    httpd = ThreadingHTTPServer((host, port), make_handler(service))
+    httpd = ThreadingHTTPServer((host, port), make_handler(service, web))
     httpd.daemon_threads = True
+    scheme = "http"
+    if web and web.ssl_context:
+        httpd.socket = web.ssl_context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
     actual = httpd.server_address[1]
-    print(f"teampulse serving on http://{host}:{actual}/", flush=True)
+    print(f"teampulse serving on {scheme}://{host}:{actual}/", flush=True)
     if ready:
         ready.set()
     try:

@@ -1,0 +1,160 @@
+"""`teampulse serve`: the actions API, TLS and basic auth from --web-config."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+from support import BASIC, KEY
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    config = tmp_path / "teampulse.toml"
+    config.write_text(BASIC)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "teampulse.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--listen",
+            f"127.0.0.1:{port}",
+            *extra,
+        ],
+        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY, **(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert f":{port}/" in line, line + (proc.stderr.read() if proc.stderr else "")
+    return proc, port
+
+
+def _request(url: str, data: dict | None = None, headers: dict[str, str] | None = None, context=None):  # type: ignore[no-untyped-def]
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[str]:
+    proc, port = _start(tmp_path, env={"TEAMPULSE_API_TOKEN": "s3cret-token"})
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_actions_api_records_an_action(api: str) -> None:
+    status, _ = _request(api + "/api/v1/actions", {"team": "payments", "kind": "one_on_one"})
+    assert status == 401
+    status, _ = _request(
+        api + "/api/v1/actions", {"team": "payments", "kind": "one_on_one"}, {"Authorization": "Bearer wrong"}
+    )
+    assert status == 401
+    status, body = _request(
+        api + "/api/v1/actions",
+        {"team": "nobody", "kind": "one_on_one"},
+        {"Authorization": "Bearer s3cret-token"},
+    )
+    assert status == 400 and b"unknown team" in body
+    status, body = _request(
+        api + "/api/v1/actions",
+        {"team": "payments", "kind": "vibes"},
+        {"Authorization": "Bearer s3cret-token"},
+    )
+    assert status == 400 and b"kind must be one of" in body
+    status, body = _request(
+        api + "/api/v1/actions",
+        {"team": "payments", "kind": "recognition", "note": "shipped the release"},
+        {"Authorization": "Bearer s3cret-token"},
+    )
+    assert status == 201, body
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        _, metrics = _request(api + "/metrics")
+        if b'teampulse_leadership_actions_total{kind="recognition",team="payments"} 1.0' in metrics:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(metrics.decode())
+    assert b"shipped the release" not in metrics
+
+
+def test_actions_api_is_off_without_a_token(tmp_path: Path) -> None:
+    proc, port = _start(tmp_path)
+    try:
+        status, body = _request(f"http://127.0.0.1:{port}/api/v1/actions", {"team": "payments"})
+        assert status == 403 and b"TEAMPULSE_API_TOKEN" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_web_config_serves_tls_with_basic_auth(tmp_path: Path) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    hashed = bcrypt.hashpw(b"pa55word", bcrypt.gensalt(rounds=4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(
+        f"tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\nbasic_auth_users:\n  prom: '{hashed}'\n"
+    )
+    proc, port = _start(tmp_path, "--web-config", str(web))
+    context = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
+    url = f"https://127.0.0.1:{port}/metrics"
+    good = "Basic " + base64.b64encode(b"prom:pa55word").decode()
+    bad = "Basic " + base64.b64encode(b"prom:nope").decode()
+    try:
+        assert _request(url, context=context)[0] == 401
+        assert _request(url, headers={"Authorization": bad}, context=context)[0] == 401
+        status, body = _request(url, headers={"Authorization": good}, context=context)
+        assert status == 200 and b"teampulse_build_info" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_bad_web_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text("basic_auth_users:\n  prom: plaintext\n")
+    config = tmp_path / "teampulse.toml"
+    config.write_text(BASIC)
+    result = subprocess.run(
+        [sys.executable, "-m", "teampulse.cli", "serve", "--config", str(config), "--web-config", str(web)],
+        capture_output=True, text=True, env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"{web}: basic_auth_users.prom: must be a bcrypt hash" in result.stderr
