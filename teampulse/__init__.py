@@ -5,7 +5,7 @@ teampulse.model, teampulse.kinds, teampulse.errors, teampulse.hookspecs,
 teampulse.testing). Everything else is internal and may change.
 """
 
-from .errors import ConfigError, SourceError, TeampulseError
+from .errors import ConfigError, SourceError, TeampulseError, WebhookRejected
 from .hookspecs import hookimpl
 from .kinds import AlertState, Notifier, NotifierKind, PluginConfig, SignalKind, SourceKind
 from .model import (
@@ -20,6 +20,7 @@ from .model import (
     Sprint,
     StatusCategory,
     TeamInfo,
+    WebhookSource,
     WorkItem,
     WorkItemRemoved,
 )
@@ -47,6 +48,8 @@ __all__ = [
     "StatusCategory",
     "TeamInfo",
     "TeampulseError",
+    "WebhookRejected",
+    "WebhookSource",
     "WorkItem",
     "WorkItemRemoved",
     "__version__",

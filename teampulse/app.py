@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from . import config as config_mod
 from .alerts import evaluate_alerts
-from .collect import CollectReport, build_sources, collect_all
+from .collect import CollectReport, Pseudonymise, build_sources, collect_all
 from .config import Config
 from .engine import TeamSnapshot, evaluate
 from .exporter import ExportState
-from .model import LeadershipAction, Source
+from .model import Event, LeadershipAction, Source
 from .plugins import Registry, load_registry
 from .pseudonym import Pseudonymiser, key_from_env
 from .store import Store
@@ -55,6 +55,11 @@ class Runtime:
         return collect_all(
             self.config, self.store, self.sources, self.pseudonym, now or utcnow(), on_progress
         )
+
+    def store_events(self, source: str, events: Sequence[Event]) -> None:
+        """Pseudonymise and store events that arrived outside a collection (webhooks)."""
+        scrub = Pseudonymise(self.pseudonym)
+        self.store.apply_batch(source, [scrub(ev) for ev in events], None, time.time())
 
     def evaluate(self, as_of: datetime | None = None) -> list[TeamSnapshot]:
         """Return every team's snapshot at `as_of`."""

@@ -87,7 +87,7 @@ def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
     return sources
 
 
-class _Pseudonymise:
+class Pseudonymise:
     """Replace every person identifier in an event by its pseudonym.
 
     Change authors are dropped rather than pseudonymised: no metric needs them, and what
@@ -109,7 +109,9 @@ class _Pseudonymise:
                 assignee=self.p(ev.assignee),
                 changes=tuple(map(self.change, ev.changes)),
             )
-        if isinstance(ev, PersonSignal | LeadershipAction) and ev.person is not None:
+        if isinstance(ev, PersonSignal):
+            return replace(ev, person=self.p(ev.person), people=tuple(self.p.many(ev.people)))
+        if isinstance(ev, LeadershipAction) and ev.person is not None:
             return replace(ev, person=self.p(ev.person))
         return ev
 
@@ -125,7 +127,7 @@ def collect_all(
     """Collect every source; one failing source does not stop the others."""
     report = CollectReport()
     teams = [t.info() for t in config.teams]
-    scrub = _Pseudonymise(pseudonym)
+    scrub = Pseudonymise(pseudonym)
     for name, source in sources.items():
         result = SourceResult(source=name)
         started = time.time()

@@ -236,9 +236,9 @@ class _TeamHistory:
         self.members = len(team.members)
         members = set(pseudonym.many(list(team.members))) if pseudonym else set()
         self.leave = [
-            (person, start, end)
-            for person, _team, start, end, _attrs in store.signals("time_off", since, as_of)
-            if person in members
+            (row.person, row.start, row.end)
+            for row in store.signals("time_off", since, as_of)
+            if row.person in members
         ]
         self.reassignments = [
             (c.at, c.from_value)

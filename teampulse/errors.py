@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "SourceError", "TeampulseError"]
+__all__ = ["ConfigError", "SourceError", "TeampulseError", "WebhookRejected"]
 
 
 class TeampulseError(Exception):
@@ -29,3 +29,11 @@ class ConfigError(TeampulseError):
 
 class SourceError(TeampulseError):
     """A source could not collect (unreachable, refused, malformed reply)."""
+
+
+class WebhookRejected(TeampulseError):
+    """A webhook delivery refused; `status` is the HTTP status to answer (401, 400, ...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)

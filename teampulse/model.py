@@ -24,6 +24,7 @@ __all__ = [
     "Sprint",
     "StatusCategory",
     "TeamInfo",
+    "WebhookSource",
     "WorkItem",
     "WorkItemRemoved",
 ]
@@ -108,9 +109,20 @@ class WorkItemRemoved:
 class PersonSignal:
     """Something a calendar or survey says about a person or a team.
 
-    `kind` examples: "time_off", "meeting", "one_on_one", "survey_response".
-    `person` is pseudonymised by the core; `attrs` holds only what a metric needs
-    (never a title, a comment or a name).
+    `person` and `people` take e-mail addresses and are pseudonymised by the core;
+    `attrs` holds only what a metric needs (never a title, a comment or a name).
+    The kinds the engine reads (docs/signals.md):
+
+    - "meeting": one occurrence of a meeting, counted once however many calendars show
+      it: id = f"{UID}|{occurrence start, ISO 8601 UTC}"; person = the organizer;
+      people = everyone attending who has not declined (organizer included);
+      attrs = {"category": "one_on_one" | "check_in" | "meeting"} (from the title, which
+      is read only to classify and never stored).
+    - "time_off": a person's absence: id = f"{UID}|{occurrence}|{person}"; person; the span.
+    - "timezone": a person's own time zone, as their calendar says: id = f"tz|{person}";
+      person; start = end = when seen; attrs = {"tz": "America/New_York"}.
+    - "survey_response": one anonymous response: id = a stable response id; team;
+      start = end = submitted at; attrs = {"scores": {dimension: 0..1}}.
     """
 
     id: str
@@ -120,6 +132,7 @@ class PersonSignal:
     person: str | None = None
     team: str | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    people: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,4 +186,16 @@ class Source(Protocol):
 
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
         """Yield batches; each is committed with its cursor before the next is asked for."""
+        ...
+
+
+class WebhookSource(Source, Protocol):
+    """A source that also takes deliveries POSTed to `serve` at /api/v1/webhooks/NAME."""
+
+    def receive(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Sequence[Event]:
+        """Check and parse one delivery; raise WebhookRejected to refuse it.
+
+        Give each event a stable id derived from the delivery, so that a sender's retry
+        is stored once.
+        """
         ...

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .app import Runtime
+from .errors import WebhookRejected
 from .exporter import ExportState, age_lines, render
 from .model import ACTION_KINDS
 from .page import render_page
@@ -148,6 +149,9 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             if not self._authorised():
                 return
             path = self.path.split("?", 1)[0]
+            if path.startswith("/api/v1/webhooks/"):
+                self._webhook(path.removeprefix("/api/v1/webhooks/"))
+                return
             if path != "/api/v1/actions":
                 self._json(404, {"error": "not found"})
                 return
@@ -186,6 +190,26 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 return
             service.trigger()
             self._json(HTTPStatus.CREATED, {"id": ident, "team": team, "kind": kind, "at": iso(at)})
+
+        def _webhook(self, name: str) -> None:
+            source = service.runtime.sources.get(name)
+            receive = getattr(source, "receive", None)
+            if receive is None:
+                self._json(404, {"error": f"no webhook source named {name!r}"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length <= 0 or length > MAX_BODY:
+                self._json(400, {"error": "a body of at most 64 KiB is required"})
+                return
+            body = self.rfile.read(length)
+            try:
+                events = receive(body, {k.lower(): v for k, v in self.headers.items()}, datetime.now(UTC))
+            except WebhookRejected as exc:
+                self._json(exc.status, {"error": str(exc)})
+                return
+            service.runtime.store_events(name, events)
+            service.trigger()
+            self._json(HTTPStatus.ACCEPTED, {"stored": len(events)})
 
     return Handler
 

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import TeampulseError
 from .model import Event, LeadershipAction, PersonSignal, StatusCategory, WorkItem, WorkItemRemoved
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _script(db: sqlite3.Connection, script: str) -> None:
@@ -63,8 +63,13 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    # Meetings carry their attendees (pseudonyms) so one row serves every calendar that shows it.
+    db.execute("ALTER TABLE signals ADD COLUMN people TEXT")
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,19 @@ class ChangeRow:
     from_value: str | None
     to_value: str | None
     author: str | None
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    """A stored people signal."""
+
+    id: str
+    person: str | None
+    team: str | None
+    start: float
+    end: float
+    attrs: dict[str, Any]
+    people: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -248,6 +266,7 @@ class Store:
                         _epoch(ev.start),
                         _epoch(ev.end),
                         json.dumps(dict(ev.attrs), sort_keys=True) if ev.attrs else None,
+                        json.dumps(list(ev.people)) if ev.people else None,
                     )
                 )
             elif isinstance(ev, LeadershipAction):
@@ -269,7 +288,11 @@ class Store:
             db.executemany(
                 "UPDATE work_items SET removed_at = ? WHERE source = ? AND team = ? AND id = ?", removed
             )
-            db.executemany("INSERT OR REPLACE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?)", signals)
+            db.executemany(
+                """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                signals,
+            )
             db.executemany("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?)", actions)
             if cursor is not None:
                 db.execute(
@@ -396,16 +419,26 @@ class Store:
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
-    def signals(
-        self, kind: str, since: float, until: float
-    ) -> list[tuple[str | None, str | None, float, float, dict[str, Any]]]:
-        """Return signals of a kind overlapping [since, until] as (person, team, start, end, attrs)."""
+    def signals(self, kind: str, since: float, until: float) -> list[SignalRow]:
+        """Return the signals of a kind that overlap [since, until]."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT person, team, start, end, attrs FROM signals WHERE kind = ? AND end >= ? AND start <= ?",
+                """SELECT id, person, team, start, end, attrs, people FROM signals
+                   WHERE kind = ? AND end >= ? AND start <= ? ORDER BY start, id""",
                 (kind, since, until),
             ).fetchall()
-        return [(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}) for r in rows]
+        return [
+            SignalRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                json.loads(r[5]) if r[5] else {},
+                tuple(json.loads(r[6] or "[]")),
+            )
+            for r in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """Return row counts per table (for tests and diagnostics)."""

@@ -81,3 +81,25 @@ def test_actions_and_prune(tmp_path: Path, items) -> None:
     removed = store.prune(NOW.replace(year=2025).timestamp())
     assert removed == 3  # the old item and its two changes
     assert store.counts()["work_items"] == 1
+
+
+def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
+    from support import NOW
+
+    from teampulse.model import PersonSignal
+    from teampulse.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("COMMIT")
+    db.execute("INSERT INTO signals VALUES ('ics', 'old', 'time_off', 'p_1', NULL, 0, 1, NULL)")
+    db.close()
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
+    store.apply_batch("ics", [meeting], None, 0)
+    assert [r.people for r in store.signals("meeting", 0, NOW.timestamp() + 1)] == [("p_1", "p_2")]
+    assert [r.id for r in store.signals("time_off", 0, 1)] == ["old"]
