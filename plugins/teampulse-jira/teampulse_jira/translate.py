@@ -70,9 +70,16 @@ class People:
         self.emails: dict[str, str] = {}  # accountId (Cloud) or name and key (DC) -> e-mail
         self.names: dict[str, str] = {}  # DC user key -> name, so changelogs match assignees
         self.unknown = False  # set when an identifier without e-mail was met
+        self._id_key = "accountId" if cloud else "name"
 
     def learn(self, user: Mapping[str, Any]) -> str | None:
         """Remember a user object's e-mail; return its person identifier."""
+        ident = user.get(self._id_key)
+        if ident is not None:
+            # Most objects are people already met: one look-up, no lower-casing or stores.
+            known = self.emails.get(ident)
+            if known is not None:
+                return known
         email = user.get("emailAddress")
         if self.cloud:
             ident = user.get("accountId")

@@ -417,3 +417,39 @@ def test_forced_deployment_overrides_server_info(monkeypatch):
             run(source)
         source, _ = make_source(server.url, monkeypatch, deployment="cloud")
         assert len(items_of(run(source)[0])) == N_ISSUES
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hidden_addresses_are_learnt_with_one_user_search_per_member(mode, monkeypatch):
+    from teampulse.jira_emulator.render import Renderer
+
+    shown = Renderer.user
+
+    def without_email(self, user):
+        rendered = shown(self, user)
+        if rendered is None:
+            return None
+        # Cloud hides addresses by users' privacy settings; show only the manager's.
+        return {k: v for k, v in rendered.items() if k != "emailAddress" or "maria" in str(v)}
+
+    monkeypatch.setattr(Renderer, "user", without_email)
+    ds, _ = build_dataset()
+    with EmulatorServer(ds, mode=mode) as server:
+        source, _ = make_source(server.url, monkeypatch)
+        items = items_of(run(source)[0])
+        assert {i.assignee for i in items} == set(MEMBERS)
+        assert settled(server).count("user/search") == 2  # bob and chen; maria's address was shown
+        authors = {c.author for i in items for c in i.changes}
+        assert authors <= {*MEMBERS, "maria@example.com"}
+        # Learnt for the life of the process: the next collection asks nobody.
+        server.stats.reset()
+        run(source)
+        assert settled(server).count("user/search") == 0
+        # A fresh process that meets someone outside the team keeps a Jira identifier for them.
+        ds.add_user("dora@example.com", "Dora Outside")
+        ds.set_now(NOW + timedelta(hours=1))
+        ds.reassign("PAY-7", "dora@example.com")
+        fresh, _ = make_source(server.url, monkeypatch)
+        later = {i.key: i for i in items_of(run(fresh, now=NOW + timedelta(hours=1))[0])}
+        dora = ds.user("dora@example.com")
+        assert later["PAY-7"].assignee == "jira:" + (dora.account_id if mode == "cloud" else dora.name)
