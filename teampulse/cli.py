@@ -84,8 +84,8 @@ def _progress(message: str) -> None:
 def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -> None:
     """Collect every source once, evaluate, and print the metrics.
 
-    Exit 0: all sources collected; 1: some failed (the output covers the rest);
-    2: bad config, or no source could collect.
+    Exit 0: all sources collected; 1: a source failed or skipped bad input (the output
+    covers the rest); 2: bad config, or no source could collect.
     """
     from .app import Runtime
     from .exporter import render
@@ -97,6 +97,8 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
         failed = report.failed
         for r in failed:
             click.echo(f"teampulse: error: source {r.source}: {r.error}", err=True)
+        for problem in report.problems:
+            click.echo(f"teampulse: error: {problem}", err=True)
         if failed and len(failed) == len(report.results):
             sys.exit(2)
         state = runtime.state(as_of=when)
@@ -109,7 +111,7 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
             click.echo(json.dumps(out, indent=2, default=str))
         else:
             sys.stdout.write(render(state).decode())
-        sys.exit(1 if failed else 0)
+        sys.exit(1 if failed or report.problems else 0)
     finally:
         runtime.close()
 

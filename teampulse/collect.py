@@ -36,12 +36,18 @@ class RunContext:
     cursor: Mapping[str, Any] | None
     now: datetime
     on_progress: Callable[[str], None] | None = None
+    problems: list[str] = field(default_factory=list)
 
     def progress(self, message: str) -> None:
         """Report progress on a long collection."""
         log.info("source %s: %s", self.name, message)
         if self.on_progress:
             self.on_progress(message)
+
+    def problem(self, message: str) -> None:
+        """Record bad input the source skipped."""
+        log.warning("source %s: %s", self.name, message)
+        self.problems.append(message)
 
 
 @dataclass
@@ -53,6 +59,7 @@ class SourceResult:
     batches: int = 0
     error: str | None = None
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +72,11 @@ class CollectReport:
     def failed(self) -> list[SourceResult]:
         """Return the sources that failed."""
         return [r for r in self.results if r.error]
+
+    @property
+    def problems(self) -> list[str]:
+        """Return every source's skipped-input messages, prefixed with the source."""
+        return [f"source {r.source}: {p}" for r in self.results for p in r.problems]
 
 
 def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
@@ -146,7 +158,8 @@ def collect_all(
             log.exception("source %s crashed", name)
             result.error = f"{type(exc).__name__}: {exc}"
         result.seconds = time.time() - started
-        store.record_run(name, started, time.time(), result.error, result.events)
+        result.problems = ctx.problems
+        store.record_run(name, started, time.time(), result.error, result.events, len(ctx.problems))
         if result.error:
             log.info("source %s failed: %s", name, result.error)
         report.results.append(result)

@@ -158,8 +158,14 @@ class SnapshotCollector(Collector):
         events = CounterMetricFamily(
             "teampulse_source_events", "Events the source delivered to the store." + CACHED, labels=["source"]
         )
+        problems = _gauge(
+            "teampulse_source_problems",
+            "Bad inputs (files, lines, rows) the source skipped in its last collection.",
+            ["source"],
+        )
         for name in s.sources:
             run = runs.get(name)
+            problems.add_metric([name], float(run.problems if run else 0))
             up.add_metric([name], 1.0 if run and run.consecutive_failures == 0 and run.last_success else 0.0)
             if run and run.last_success:
                 last.add_metric([name], run.last_success)
@@ -167,7 +173,7 @@ class SnapshotCollector(Collector):
                 duration.add_metric([name], run.duration)
             errors.add_metric([name], float(run.errors_total if run else 0))
             events.add_metric([name], float(run.events_total if run else 0))
-        yield from (up, last, duration, errors, events)
+        yield from (up, last, duration, errors, events, problems)
 
         info = GaugeMetricFamily(
             "teampulse_build_info", "teampulse's version (always 1).", labels=["version"]

@@ -180,6 +180,14 @@ class CollectContext(Protocol):
     def progress(self, message: str) -> None:
         """Report progress on a long collection (no personal data)."""
 
+    def problem(self, message: str) -> None:
+        """Report bad input the source skipped and went on without.
+
+        Name the file and line or the field ("calendars/bob.ics: line 12: DTSTART is not a
+        date"), never a person's name. The collection then counts as partly failed:
+        `teampulse collect` exits 1 and teampulse_source_problems shows the count.
+        """
+
 
 class Source(Protocol):
     """A configured source: yields batches of events for one collection."""

@@ -66,6 +66,7 @@ def _v1(db: sqlite3.Connection) -> None:
 def _v2(db: sqlite3.Connection) -> None:
     # Meetings carry their attendees (pseudonyms) so one row serves every calendar that shows it.
     db.execute("ALTER TABLE signals ADD COLUMN people TEXT")
+    db.execute("ALTER TABLE source_runs ADD COLUMN problems INTEGER NOT NULL DEFAULT 0")
 
 
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
@@ -124,6 +125,7 @@ class SourceRun:
     errors_total: int
     duration: float | None
     events_total: int
+    problems: int = 0
 
 
 def _epoch(value: Any) -> float:
@@ -307,7 +309,7 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def record_run(
-        self, source: str, started: float, finished: float, error: str | None, events: int
+        self, source: str, started: float, finished: float, error: str | None, events: int, problems: int = 0
     ) -> None:
         """Record the outcome of one collection of a source."""
         with self.transaction() as db:
@@ -315,15 +317,16 @@ class Store:
             if error is None:
                 db.execute(
                     """UPDATE source_runs SET last_attempt=?, last_success=?, last_error=NULL,
-                       consecutive_failures=0, duration=?, events_total=events_total+? WHERE source=?""",
-                    (started, finished, finished - started, events, source),
+                       consecutive_failures=0, duration=?, events_total=events_total+?, problems=?
+                       WHERE source=?""",
+                    (started, finished, finished - started, events, problems, source),
                 )
             else:
                 db.execute(
                     """UPDATE source_runs SET last_attempt=?, last_error=?,
                        consecutive_failures=consecutive_failures+1, errors_total=errors_total+1,
-                       duration=?, events_total=events_total+? WHERE source=?""",
-                    (started, error, finished - started, events, source),
+                       duration=?, events_total=events_total+?, problems=? WHERE source=?""",
+                    (started, error, finished - started, events, problems, source),
                 )
 
     def source_runs(self) -> list[SourceRun]:
@@ -331,7 +334,7 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 """SELECT source, last_attempt, last_success, last_error, consecutive_failures,
-                   errors_total, duration, events_total FROM source_runs ORDER BY source"""
+                   errors_total, duration, events_total, problems FROM source_runs ORDER BY source"""
             ).fetchall()
         return [SourceRun(*row) for row in rows]
 
