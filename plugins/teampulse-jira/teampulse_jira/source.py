@@ -73,6 +73,7 @@ class _Collection:
         self.fields: list[str] = list(SEARCH_FIELDS)
 
     def run(self) -> Iterator[Batch]:
+        """Read the server's settings once, then sync each team that has a JQL."""
         self._prepare()
         old = load_teams(self.ctx.cursor)
         for team in self.ctx.teams:
@@ -132,9 +133,11 @@ class _Collection:
     # -- per team --
 
     def _cursor(self) -> dict[str, Any]:
+        """Return the whole cursor: every team's state, as committed with a batch."""
         return {"v": VERSION, "teams": {name: tc.to_json() for name, tc in self.state.items()}}
 
     def _sync_team(self, team: TeamInfo) -> Iterator[Batch]:
+        """Yield a team's updated issues page by page, then its removals when reconciliation is due."""
         s = self.settings
         assert team.jql is not None
         base = team_query(team.jql)
@@ -219,6 +222,7 @@ class _Collection:
     def _translate_page(
         self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
     ) -> list[WorkItem]:
+        """Translate a page; look team members up once if it names people without an address."""
         people = self.translator.people
         people.unknown = False
         items = self._translate(page, team, histories)
