@@ -237,8 +237,20 @@ class _Collection:
         name = team.name
         try:
             return [work_item(issue, name, histories.get(issue["id"])) for issue in page]
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SourceError(f"{self.transport.host}: search: an issue in the reply is malformed") from exc
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
+        # Rare: one odd issue must not stop the team. Translate one by one and report the odd ones.
+        items = []
+        for issue in page:
+            try:
+                items.append(work_item(issue, name, histories.get(issue["id"])))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                ident = issue.get("id") if isinstance(issue, Mapping) else None
+                self.ctx.problem(
+                    f"{self.transport.host}: team {name}: issue id {ident}: skipped, malformed "
+                    f"({type(exc).__name__})"
+                )
+        return items
 
     # -- searches --
 

@@ -48,9 +48,13 @@ class Ctx:
     now: datetime
     name: str = "jira"
     messages: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     def progress(self, message: str) -> None:
         self.messages.append(message)
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
 
 
 def build_dataset() -> tuple[Dataset, dict[str, str]]:

@@ -228,3 +228,28 @@ def test_cursor_round_trips_and_ignores_foreign_shapes():
 )
 def test_team_jql_loses_its_own_order_by(jql, expected):
     assert team_query(jql) == expected
+
+
+def test_a_malformed_issue_is_skipped_and_reported():
+    from teampulse_jira.source import _Collection
+
+    class Ctx:
+        def __init__(self):
+            self.problems: list[str] = []
+
+        def problem(self, message):
+            self.problems.append(message)
+
+    collection = _Collection.__new__(_Collection)
+    collection.translator = Translator(status_map(STATUSES), SPRINT_FIELD, People(cloud=True))
+    collection.ctx = Ctx()
+    collection.transport = type("T", (), {"host": "jira.example.com"})()
+    broken = cloud_issue()
+    broken["id"] = "10043"
+    del broken["fields"]["created"], broken["fields"]["updated"]
+    team = type("Team", (), {"name": "payments"})()
+    items = collection._translate([cloud_issue(), broken], team, {})
+    assert [i.id for i in items] == ["10042"]
+    assert collection.ctx.problems == [
+        "jira.example.com: team payments: issue id 10043: skipped, malformed (ValueError)"
+    ]
