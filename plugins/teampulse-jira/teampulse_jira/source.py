@@ -27,6 +27,7 @@ CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only i
 DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
 CHANGELOG_PAGE = 100
 PROGRESS_EVERY = 5  # pages
+MAX_REWINDS = 20  # per team and sync: past this, a busy server's moving rows are left to the next sync
 _ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+[^\"']*$", re.IGNORECASE)
 
 
@@ -276,24 +277,47 @@ class _Collection:
                 if not token or reply.get("isLast") is True:
                     return
         else:
-            start = 0
-            while True:
-                call = partial(
-                    client.search_issues,
-                    jql,
-                    startAt=start,
-                    maxResults=size,
-                    fields=list(self.fields),
-                    expand="changelog",
-                    json_result=True,
-                )
-                reply = self._dict("search", self.transport.call("search", call))
-                issues = _issues(reply)
-                yield issues
-                start += len(issues)
-                total = reply.get("total")
-                if not issues or (isinstance(total, int) and start >= total):
-                    return
+            yield from self._offset_pages(jql)
+
+    def _offset_pages(self, jql: str) -> Iterator[list[Any]]:
+        """Page a Data Center search by startAt, catching rows that moved up between pages.
+
+        When an issue already read is updated (it moves to the end of `ORDER BY updated`) or
+        deleted, every later row moves up one place and plain offsets would skip one. Each page
+        therefore re-reads the previous page's last row; if that row is not where it was, the
+        search steps back a page, and issues already yielded (in the same state) are not yielded
+        again.
+        """
+        size = self.settings.page_size
+        start = 0
+        previous: str | None = None  # id of the last row read, expected at start - 1
+        seen: dict[Any, Any] = {}  # issue id -> its `updated` when yielded
+        rewinds = 0
+        while True:
+            ask = start - 1 if previous is not None else start
+            call = partial(
+                self.client.search_issues,
+                jql,
+                startAt=ask,
+                maxResults=size + (1 if previous is not None else 0),
+                fields=list(self.fields),
+                expand="changelog",
+                json_result=True,
+            )
+            reply = self._dict("search", self.transport.call("search", call))
+            rows = _issues(reply)
+            if previous is not None and rows and rows[0].get("id") != previous and rewinds < MAX_REWINDS:
+                rewinds += 1
+                start, previous = max(0, start - size), None
+                continue
+            fresh = [issue for issue in rows if seen.get(issue.get("id")) != _raw_updated(issue)]
+            seen.update((issue.get("id"), _raw_updated(issue)) for issue in fresh)
+            yield fresh
+            start = ask + len(rows)
+            previous = rows[-1].get("id") if rows else None
+            total = reply.get("total")
+            if not rows or (isinstance(total, int) and start >= total):
+                return
 
     def _list_ids(self, base: str) -> set[int]:
         """Return the ids of every issue that matches a team's JQL now."""
@@ -443,6 +467,10 @@ def _split_truncated(page: list[Any]) -> tuple[list[Any], list[Any]]:
         else:
             complete.append(issue)
     return complete, truncated
+
+
+def _raw_updated(issue: Mapping[str, Any]) -> Any:
+    return (issue.get("fields") or {}).get("updated")
 
 
 def _updated(issue: Mapping[str, Any]) -> datetime | None:

@@ -457,3 +457,24 @@ def test_hidden_addresses_are_learnt_with_one_user_search_per_member(mode, monke
         later = {i.key: i for i in items_of(run(fresh, now=NOW + timedelta(hours=1))[0])}
         dora = ds.user("dora@example.com")
         assert later["PAY-7"].assignee == "jira:" + (dora.account_id if mode == "cloud" else dora.name)
+
+
+def test_data_center_paging_survives_rows_moving_during_the_sync(monkeypatch):
+    ds, keys = build_dataset()
+    with EmulatorServer(ds, mode="datacenter") as server:
+        source, _ = make_source(server.url, monkeypatch)
+        ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+        got: dict[str, WorkItem] = {}
+        for number, batch in enumerate(source.collect(ctx)):
+            got.update((e.id, e) for e in batch.events if isinstance(e, WorkItem))
+            if number == 2:
+                # Issues read on the first pages change or vanish: later rows move up.
+                ds.set_now(NOW + timedelta(minutes=1))
+                ds.transition("PAY-2", "Done")
+                ds.transition("PAY-8", "Done")
+                ds.delete_issue("PAY-9")
+    deleted = next(i for i, k in keys.items() if k == "PAY-9")
+    assert set(got) == set(keys)  # nothing skipped (PAY-9 was read before it went)
+    by_key = {i.key: i for i in got.values()}
+    assert by_key["PAY-2"].status_category is StatusCategory.DONE  # its new state, read again
+    assert deleted in got
