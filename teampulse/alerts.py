@@ -95,6 +95,54 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     )
 
 
+def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
+    """Return the TimeOffOverriddenUnderPressure state of a team."""
+    conflicts = sorted(snap.time_off_overridden, key=lambda c: c.at)
+    firing = bool(conflicts)
+    meetings = sum(1 for c in conflicts if c.kind == "meeting")
+    assignments = len(conflicts) - meetings
+    first = iso(from_epoch(conflicts[0].at)) if conflicts else None
+    what = ", ".join(
+        part
+        for part in (
+            f"{meetings} meeting(s) booked" if meetings else "",
+            f"{assignments} work item(s) assigned" if assignments else "",
+        )
+        if part
+    )
+    description = (
+        (
+            f"In the last 7 days {what} over a member's time off on team {snap.team}, first at {first}, "
+            f"while process pressure was {snap.pressure:.2f} (baseline {snap.baseline:.2f}) or work assigned "
+            "to them fell due during it. Nobody is named here: their manager can see it in the calendar. "
+            "To clear it: move the meeting off the time off or hand the work to someone else or move its "
+            "due date, then record `teampulse action add --kind time_off_protected`."
+        )
+        if firing
+        else f"No time off on team {snap.team} was overridden under pressure in the last 7 days."
+    )
+    return AlertState(
+        alert=TIME_OFF_ALERT,
+        labels={"team": snap.team},
+        severity="warning",
+        firing=firing,
+        since=first if firing else None,
+        summary=(
+            f"Time off on team {snap.team} was overridden under pressure"
+            if firing
+            else f"Time off on team {snap.team} is respected"
+        ),
+        description=description,
+        evidence={
+            "meetings_over_time_off": meetings,
+            "assignments_during_time_off": assignments,
+            "first": first,
+            "pressure": snap.pressure,
+            "baseline": snap.baseline,
+        },
+    )
+
+
 def source_alerts(config: Config, runs: Sequence[SourceRun], now: datetime) -> list[AlertState]:
     """Return a TeampulseSourceDown state per configured source."""
     limit = config.alerts.source_down_after.total_seconds()
@@ -134,4 +182,8 @@ def evaluate_alerts(
     config: Config, snapshots: Sequence[TeamSnapshot], runs: Sequence[SourceRun], now: datetime
 ) -> list[AlertState]:
     """Return the state of every alert, firing or not."""
-    return [pressure_alert(config, s) for s in snapshots] + source_alerts(config, runs, now)
+    return (
+        [pressure_alert(config, s) for s in snapshots]
+        + [time_off_alert(config, s) for s in snapshots]
+        + source_alerts(config, runs, now)
+    )

@@ -91,6 +91,7 @@ class Config:
     min_group_size: int
     interval: timedelta
     retention: timedelta
+    survey_window: timedelta
     teams: tuple[Team, ...]
     sources: Mapping[str, PluginConfig]
     notifiers: Mapping[str, PluginConfig]
@@ -208,7 +209,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     _unknown(
         settings,
         "settings.",
-        {"state", "timezone", "working_hours", "min_group_size", "interval", "retention"},
+        {"state", "timezone", "working_hours", "min_group_size", "interval", "retention", "survey_window"},
     )
     base = path.parent
     state_raw = settings.get("state", "teampulse.db")
@@ -224,6 +225,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         raise ConfigError("settings.min_group_size", "must be a whole number of at least 1")
     interval = _duration(settings, "interval", "settings.", timedelta(minutes=15))
     retention = _duration(settings, "retention", "settings.", timedelta(days=400))
+    survey_window = _duration(settings, "survey_window", "settings.", timedelta(days=28))
     if retention < timedelta(days=90):
         raise ConfigError("settings.retention", "must be at least 90d (the engine replays 90 days)")
 
@@ -274,6 +276,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         min_group_size=min_group,
         interval=interval,
         retention=retention,
+        survey_window=survey_window,
         teams=tuple(teams),
         sources=sources,
         notifiers=notifiers,

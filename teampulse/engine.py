@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import Config, Team
 from .kinds import SignalKind
+from .people import Conflict, PeopleHistory, PeopleView, SignalCache
 from .pseudonym import Pseudonymiser
 from .store import ChangeRow, ItemRow, Store
 
@@ -70,6 +71,13 @@ class TeamSnapshot:
     actions_since_episode: Mapping[str, int]
     actions_total: Mapping[str, int]
     pressure_unmatched: bool
+    people: PeopleView
+    time_off_overridden: tuple[Conflict, ...]  # conflicts under pressure, trailing 7 days
+
+    @property
+    def support(self) -> float:
+        """Return the people-support index (0..1)."""
+        return self.people.support
 
     def facts(self) -> dict[str, float]:
         """Return the numbers of this snapshot by name (for signals and JSON)."""
@@ -88,6 +96,7 @@ class TeamSnapshot:
             "after_hours_ratio": self.after_hours_ratio,
             "pressure": self.pressure,
             "baseline": self.baseline,
+            "support": self.people.support,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -111,6 +120,18 @@ class TeamSnapshot:
             "actions_since_episode": dict(self.actions_since_episode),
             "actions_total": dict(self.actions_total),
             "pressure_unmatched": self.pressure_unmatched,
+            "people": {
+                "support": self.people.support,
+                "support_components": self.people.support_components,
+                "one_on_one_coverage": self.people.coverage,
+                "members_on_leave": self.people.members_on_leave if self.people.visible else None,
+                "time_off_conflicts": self.people.time_off_conflicts if self.people.visible else None,
+                "after_hours_meeting_hours": self.people.after_hours_meeting_hours,
+                "survey_responses": self.people.survey_responses,
+                "survey_scores": self.people.survey_scores,
+                "survey_response_rate": self.people.survey_response_rate,
+            },
+            "time_off_overridden": len(self.time_off_overridden),
         }
 
 
@@ -246,6 +267,9 @@ class _TeamHistory:
             for c in cs
             if c.field == "assignee" and c.from_value
         ]
+        self.assignments = [
+            (c.at, c.to_value) for cs in changes.values() for c in cs if c.field == "assignee" and c.to_value
+        ]
         self.due_moves = [
             (c.at, c.from_value, c.to_value) for cs in changes.values() for c in cs if c.field == "duedate"
         ]
@@ -327,6 +351,17 @@ class _TeamHistory:
                 counts["workload_rebalanced"] = counts.get("workload_rebalanced", 0) + 1
         return counts
 
+    def due_during(self, person: str, start: float, end: float, t: float) -> bool:
+        """Tell whether open work assigned to `person` at `t` falls due within [start, end]."""
+        first = datetime.fromtimestamp(start, self.team.timezone).date().isoformat()
+        last = datetime.fromtimestamp(end - 1, self.team.timezone).date().isoformat()
+        for item in self.items:
+            if item.status_on(t) not in (None, DONE) and item.assignee_on(t) == person:
+                due = item.due_on(t)
+                if due is not None and first <= due <= last:
+                    return True
+        return False
+
     def _overloaded_or_away(self, person: str, t: float) -> bool:
         """Tell whether work taken from `person` at `t` relieved an overloaded or absent person."""
         if any(p == person and s <= t < e for p, s, e in self.leave):
@@ -355,6 +390,7 @@ def evaluate_team(
     as_of: datetime,
     pseudonym: Pseudonymiser | None = None,
     signals: Mapping[str, SignalKind] | None = None,
+    cache: SignalCache | None = None,
 ) -> TeamSnapshot:
     """Return one team's snapshot at `as_of`."""
     t_end = as_of.timestamp()
@@ -366,6 +402,7 @@ def evaluate_team(
     weights = dict(settings.weights)
     total_weight = sum(weights.values()) + sum(s.weight for s in extra)
     pressures: list[float] = []
+    flags: list[bool] = []
     in_episode = False
     frozen_norms: dict[str, float] = {}
     frozen_baseline = 0.0
@@ -401,6 +438,7 @@ def evaluate_team(
         pressure = sum(c.score * c.weight for c in components) / total_weight if total_weight else 0.0
         pressures.append(pressure)
         elevated = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
+        flags.append(elevated)
         if elevated and not in_episode:
             in_episode, episode_start, episode_index = True, d.at, i
             frozen_norms, frozen_baseline = norms, baseline
@@ -418,6 +456,37 @@ def evaluate_team(
     totals = store.action_counts(team.name, t_end)
     for kind, n in history.derived_actions(0.0, t_end).items():
         totals[kind] = totals.get(kind, 0) + n
+
+    def elevated_at(t: float) -> bool:
+        index = len(flags) - 1 - round((t_end - t) / DAY)
+        return 0 <= index < len(flags) and flags[index]
+
+    people = PeopleHistory(config, team, cache or SignalCache(store, config, t_end), pseudonym, t_end)
+    view = people.view(
+        history.assignments, len(store.actions(team.name, t_end - 14 * DAY, t_end)), elevated_at
+    )
+    if episode_start is not None:
+        for kind, at, _person in view.actions:
+            if at >= episode_start:
+                since_counts[kind] = since_counts.get(kind, 0) + 1
+    totals["one_on_one"] = totals.get("one_on_one", 0) + len(people.one_on_ones(0.0, t_end))
+    totals["team_check_in"] = totals.get("team_check_in", 0) + len(people.check_ins(0.0, t_end))
+    protected = sum(1 for kind, _at, _p in view.actions if kind == "time_off_protected")
+    if protected:
+        totals["time_off_protected"] = totals.get("time_off_protected", 0) + protected
+    totals = {k: v for k, v in totals.items() if v}
+    protections = [
+        at
+        for kind, at, _p in store.actions(team.name, t_end - 7 * DAY, t_end)
+        if kind == "time_off_protected"
+    ]
+    overridden = tuple(
+        c
+        for c in view.conflicts
+        if (elevated or elevated_at(c.at) or history.due_during(c.person, c.leave_start, c.leave_end, t_end))
+        # a time_off_protected action recorded after the conflict says it was put right
+        and not any(at >= c.at for at in protections)
+    )
     held = episode_start is not None and t_end - episode_start >= config.alerts.grace.total_seconds()
     unmatched = held and sum(since_counts.values()) < config.alerts.min_actions
     recent_cycles = [c for done, c in history.cycle if t_end - 28 * DAY < done <= t_end]
@@ -447,6 +516,8 @@ def evaluate_team(
         actions_since_episode=since_counts,
         actions_total=totals,
         pressure_unmatched=unmatched,
+        people=view,
+        time_off_overridden=overridden,
     )
 
 
@@ -458,7 +529,8 @@ def evaluate(
     signals: Mapping[str, SignalKind] | None = None,
 ) -> list[TeamSnapshot]:
     """Return every configured team's snapshot at `as_of`."""
-    return [evaluate_team(config, team, store, as_of, pseudonym, signals) for team in config.teams]
+    cache = SignalCache(store, config, as_of.timestamp())
+    return [evaluate_team(config, team, store, as_of, pseudonym, signals, cache) for team in config.teams]
 
 
 def local_date(t: datetime, team: Team) -> date:

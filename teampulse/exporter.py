@@ -73,13 +73,14 @@ class SnapshotCollector(Collector):
                 "baseline",
             ),
             ("teampulse_team_members", "Configured team members (the manager not included).", "members"),
-            ("teampulse_members_available", "Team members not on leave.", "available"),
         ]
         for name, doc, fact in per_team:
             g = _gauge(name, doc)
             for snap in s.snapshots:
                 g.add_metric([snap.team], float(snap.facts()[fact]))
             yield g
+
+        yield from self._people()
 
         completed = CounterMetricFamily(
             "teampulse_work_items_completed", "Work items completed, all time." + CACHED, labels=["team"]
@@ -137,6 +138,66 @@ class SnapshotCollector(Collector):
         yield actions
 
         yield from self._self_metrics()
+
+    def _people(self) -> Iterator[Metric]:
+        """Yield the people side; person-derived numbers only for teams at the anonymity threshold."""
+        s = self.state
+        support = _gauge("teampulse_people_support", "People-support index (0..1).")
+        parts = _gauge(
+            "teampulse_people_support_component_ratio",
+            "Each part of the people-support index (0..1).",
+            ("team", "component"),
+        )
+        coverage = _gauge(
+            "teampulse_one_on_one_coverage_ratio",
+            "Share of members not on leave who had a 1:1 with their manager in the last 14 days (0..1).",
+        )
+        conflicts = _gauge(
+            "teampulse_time_off_conflicts",
+            "Meetings or assignments that landed on a member's time off, trailing 7 days.",
+        )
+        on_leave = _gauge("teampulse_members_on_leave", "Team members on leave now.")
+        available = _gauge("teampulse_members_available", "Team members not on leave.")
+        after_hours = _gauge(
+            "teampulse_after_hours_meeting_hours",
+            "Meeting time outside each member's working hours, trailing 7 days, mean per member (hours).",
+        )
+        overridden = _gauge(
+            "teampulse_time_off_overridden",
+            "Time-off conflicts under elevated pressure, trailing 7 days (TimeOffOverriddenUnderPressure).",
+        )
+        score = _gauge(
+            "teampulse_survey_score_ratio",
+            "Mean survey score per dimension in the survey window (0..1); only with at least "
+            "min_group_size responses.",
+            ("team", "dimension"),
+        )
+        responses = _gauge("teampulse_survey_responses", "Survey responses in the survey window.")
+        rate = _gauge(
+            "teampulse_survey_response_rate_ratio",
+            "Survey responses per team member in the window, at most 1.",
+        )
+        for snap in s.snapshots:
+            p, team = snap.people, [snap.team]
+            support.add_metric(team, p.support)
+            for name, value in sorted(p.support_components.items()):
+                parts.add_metric([snap.team, name], value)
+            if p.visible:
+                if p.coverage is not None:
+                    coverage.add_metric(team, p.coverage)
+                conflicts.add_metric(team, float(p.time_off_conflicts))
+                on_leave.add_metric(team, float(p.members_on_leave))
+                available.add_metric(team, float(snap.available))
+                if p.after_hours_meeting_hours is not None:
+                    after_hours.add_metric(team, p.after_hours_meeting_hours)
+            overridden.add_metric(team, float(len(snap.time_off_overridden)))
+            for dim, value in sorted((p.survey_scores or {}).items()):
+                score.add_metric([snap.team, dim], value)
+            responses.add_metric(team, float(p.survey_responses))
+            if p.survey_response_rate is not None:
+                rate.add_metric(team, p.survey_response_rate)
+        yield from (support, parts, coverage, conflicts, on_leave, available, after_hours, overridden)
+        yield from (score, responses, rate)
 
     def _self_metrics(self) -> Iterator[Metric]:
         s = self.state
