@@ -215,8 +215,9 @@ class PeopleHistory:
 
         actions: list[tuple[str, float, str | None]] = [("one_on_one", at, p) for at, p in ones]
         actions += [("team_check_in", at, None) for at in self.check_ins(t - COVERAGE_WINDOW, t)]
-        conflicted = {(c.person, c.leave_start) for c in conflicts}
-        for person, s, e in self.leave:
+        conflicted = {(c.person, c.leave_start) for c in self.meeting_conflicts(t - COVERAGE_WINDOW, t)}
+        conflicted |= {(c.person, c.leave_start) for c in conflicts}
+        for person, s, _end in self.leave:
             # Time off that began under pressure and that nobody booked over was protected.
             if t - COVERAGE_WINDOW <= s <= t and elevated_at(s) and (person, s) not in conflicted:
                 actions.append(("time_off_protected", s, person))
