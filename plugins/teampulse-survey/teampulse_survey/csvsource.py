@@ -1,0 +1,305 @@
+"""The "survey-csv" source: pulse survey responses from exported CSV files."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from teampulse import Batch, CollectContext, ConfigError, PersonSignal, PluginConfig, SourceError
+
+from .scoring import COMMON_KEYS, AnswerError, Scoring, normalise_header, parse_scoring
+from .timeparse import parse_submitted
+
+__all__ = ["CSV_KEYS", "CsvSettings", "SurveyCsvSource", "parse_csv_settings"]
+
+CSV_KEYS = (
+    *COMMON_KEYS,
+    "paths",
+    "submitted_at_column",
+    "team_column",
+    "team",
+    "id_column",
+    "encoding",
+    "delimiter",
+)
+# Tried in this order when submitted_at_column is not set: our own name, Google Forms,
+# Microsoft Forms (completion, not start), Typeform (older and newer exports).
+TIME_COLUMNS = ("submitted_at", "Timestamp", "Completion time", "Submitted At", "Submit Date (UTC)")
+DELIMITERS = (",", ";", "\t")
+
+Cell = Callable[[tuple[str, int]], str]  # reads one column of the current row
+
+
+@dataclass(frozen=True)
+class CsvSettings:
+    """A validated `[sources.NAME]` table with plugin = "survey-csv"."""
+
+    paths: tuple[str, ...]
+    base_dir: Path
+    scoring: Scoring
+    submitted_at_column: str | None = None  # None: the first of TIME_COLUMNS the file has
+    team_column: str | None = "team"  # None: every row belongs to `team`
+    team: str | None = None
+    id_column: str | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = None  # None: the first of DELIMITERS whose header fits
+
+
+def parse_csv_settings(config: PluginConfig) -> CsvSettings:
+    """Validate the table; raise ConfigError naming the key."""
+    config.check_keys(CSV_KEYS)
+    paths = config.str_list("paths")
+    if not paths:
+        raise ConfigError(config.key("paths"), "must name at least one file or glob")
+    team = config.optional_str("team")
+    team_column: str | None = config.optional_str("team_column")
+    if team_column is None and team is None:
+        team_column = "team"
+    encoding = config.str("encoding", "utf-8-sig")
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise ConfigError(config.key("encoding"), f"unknown encoding {encoding!r}") from None
+    delimiter = config.optional_str("delimiter")
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigError(config.key("delimiter"), "must be one character")
+    return CsvSettings(
+        paths=tuple(paths),
+        base_dir=config.base_dir,
+        scoring=parse_scoring(config),
+        submitted_at_column=config.optional_str("submitted_at_column"),
+        team_column=team_column,
+        team=team,
+        id_column=config.optional_str("id_column"),
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+class FileProblem(Exception):
+    """The whole file is unusable; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the columns a source reads sit in one file's header."""
+
+    delimiter: str
+    width: int
+    time: tuple[str, int]
+    team: tuple[str, int] | None
+    ident: tuple[str, int] | None
+    questions: tuple[tuple[str, int], ...]  # (configured question, index)
+
+
+class SurveyCsvSource:
+    """Read every file the globs match; one batch per file."""
+
+    def __init__(self, settings: CsvSettings) -> None:
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"SurveyCsvSource(paths={self.settings.paths!r})"
+
+    def collect(self, ctx: CollectContext) -> Iterator[Batch]:
+        """Yield the responses of each file; report bad rows and files with ctx.problem."""
+        teams = {t.name.casefold(): t.name for t in ctx.teams}
+        fixed_team: str | None = None
+        if self.settings.team_column is None:
+            assert self.settings.team is not None
+            fixed_team = teams.get(self.settings.team.casefold())
+            if fixed_team is None:
+                raise SourceError(f"team {self.settings.team!r} is not a configured team")
+        for path in self._files(ctx):
+            rel = self._relative(path)
+            try:
+                events = self._read(path, rel, teams, fixed_team, ctx)
+            except FileProblem as exc:
+                ctx.problem(f"{rel}: {exc}")
+                continue
+            ctx.progress(f"{rel}: {len(events)} responses")
+            yield Batch(events=events)
+
+    def _files(self, ctx: CollectContext) -> list[Path]:
+        found: dict[str, Path] = {}
+        for pattern in self.settings.paths:
+            full = Path(pattern).expanduser()
+            full = full if full.is_absolute() else self.settings.base_dir / full
+            matches = [Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file()]
+            if not matches:
+                ctx.problem(f"{pattern}: matches no file")
+            for p in matches:
+                found.setdefault(str(p.resolve()), p)
+        return [found[k] for k in sorted(found)]
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.settings.base_dir.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _load(self, path: Path) -> str:
+        try:
+            with path.open(encoding=self.settings.encoding, newline="") as f:
+                text = f.read()
+        except UnicodeDecodeError:
+            raise FileProblem(f"is not {self.settings.encoding} text (set encoding)") from None
+        except OSError as exc:
+            raise FileProblem(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+        if "\x00" in text:
+            raise FileProblem("is not a CSV file (it holds binary data)")
+        # A BOM can survive when encoding is not utf-8-sig, or appear twice after a re-save.
+        return text.lstrip("\ufeff")
+
+    def _layout(self, text: str) -> Layout:
+        s = self.settings
+        best: tuple[int, str, list[str]] | None = None
+        for delimiter in (s.delimiter,) if s.delimiter else DELIMITERS:
+            try:
+                header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
+            except csv.Error:
+                raise FileProblem("is not valid CSV (line 1)") from None
+            if not header:
+                raise FileProblem("is empty (no header line)")
+            names = [normalise_header(h) for h in header]
+            missing = self._missing(names)
+            if best is None or len(missing) < best[0]:
+                best = (len(missing), delimiter, names)
+            if not missing:
+                break
+        assert best is not None
+        _, delimiter, names = best
+        missing = self._missing(names)
+        if missing:
+            raise FileProblem(f"lacks the column(s) {', '.join(missing)}")
+
+        def where(column: str) -> tuple[str, int]:
+            key = normalise_header(column)
+            if names.count(key) > 1:
+                raise FileProblem(f"has the column {column} more than once")
+            return column, names.index(key)
+
+        return Layout(
+            delimiter=delimiter,
+            width=len(names),
+            time=where(self._time_column(names) or ""),
+            team=where(s.team_column) if s.team_column else None,
+            ident=where(s.id_column) if s.id_column else None,
+            questions=tuple(where(q) for q in s.scoring.questions),
+        )
+
+    def _time_column(self, names: Sequence[str]) -> str | None:
+        if self.settings.submitted_at_column:
+            return self.settings.submitted_at_column
+        return next((c for c in TIME_COLUMNS if normalise_header(c) in names), None)
+
+    def _missing(self, names: Sequence[str]) -> list[str]:
+        s = self.settings
+        time_column = self._time_column(names)
+        wanted = [
+            time_column or f"a time column ({', '.join(TIME_COLUMNS)}; or set submitted_at_column)",
+            *([s.team_column] if s.team_column else []),
+            *([s.id_column] if s.id_column else []),
+            *s.scoring.questions,
+        ]
+        return [c for c in wanted if normalise_header(c) not in names]
+
+    def _read(
+        self, path: Path, rel: str, teams: Mapping[str, str], fixed_team: str | None, ctx: CollectContext
+    ) -> list[PersonSignal]:
+        text = self._load(path)
+        layout = self._layout(text)
+        scoring = self.settings.scoring
+        reader = csv.reader(io.StringIO(text), delimiter=layout.delimiter)
+        next(reader)  # the header, read by _layout
+        events: list[PersonSignal] = []
+        seen: dict[str, int] = {}
+        while True:
+            # The record starts on the line after the last one the reader consumed; quoted
+            # cells with line breaks make the two differ from the record count.
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                ctx.problem(f"{rel}: line {line}: not valid CSV ({exc}); the rest of the file is skipped")
+                break
+            if not any(cell.strip() for cell in row):
+                continue
+            where = f"{rel}: line {line}"
+
+            def cell(column: tuple[str, int], row: list[str] = row) -> str:
+                name, index = column
+                if index >= len(row):
+                    raise AnswerError(f"column {name}: is missing (the row has {len(row)} cells)")
+                return row[index]
+
+            try:
+                time_text = cell(layout.time)
+                if not time_text.strip():
+                    raise AnswerError(f"column {layout.time[0]}: is empty")
+                try:
+                    submitted = parse_submitted(time_text, scoring.tz, scoring.time_formats)
+                except ValueError:
+                    hint = "matches no time_format" if scoring.time_formats else "is not a known time format"
+                    raise AnswerError(f"column {layout.time[0]}: {hint} (set time_format)") from None
+                if layout.team is None:
+                    assert fixed_team is not None
+                    team = fixed_team
+                else:
+                    team_text = " ".join(cell(layout.team).split())
+                    if not team_text:
+                        raise AnswerError(f"column {layout.team[0]}: is empty")
+                    found = teams.get(team_text.casefold())
+                    if found is None:
+                        # The value itself stays out: the cell is free text to us.
+                        raise AnswerError(f"column {layout.team[0]}: not a configured team")
+                    team = found
+                ident = self._ident(layout, cell, submitted.isoformat(), team, seen)
+                answers: dict[str, float] = {}
+                for question, column in zip(scoring.questions, layout.questions, strict=True):
+                    try:
+                        value = scoring.answer(cell(column))
+                    except AnswerError as exc:
+                        raise AnswerError(f"column {column[0]}: {exc}") from None
+                    if value is not None:
+                        answers[question] = value
+                if not answers:
+                    raise AnswerError("no configured question is answered")
+            except AnswerError as exc:
+                ctx.problem(f"{where}: {exc}")
+                continue
+            events.append(
+                PersonSignal(
+                    id=ident,
+                    kind="survey_response",
+                    start=submitted,
+                    end=submitted,
+                    team=team,
+                    attrs={"scores": scoring.scores(answers)},
+                )
+            )
+        return events
+
+    def _ident(self, layout: Layout, cell: Cell, submitted: str, team: str, seen: dict[str, int]) -> str:
+        """Return a response's id: the same row in a later export gets the same one."""
+        if layout.ident is not None:
+            value = cell(layout.ident).strip()
+            if not value:
+                raise AnswerError(f"column {layout.ident[0]}: is empty")
+            # Hashed: the tool's response token is not ours to keep.
+            return "csv|id|" + hashlib.sha256(value.encode()).hexdigest()[:32]
+        # The submission time and the team identify a response; the n-th response with the
+        # same pair in a file keeps its n in every later export, which appends. Answers and
+        # other cells stay out, so a change to `questions` or a column added to the form
+        # does not give old responses new ids (and count them twice).
+        key = f"{submitted}|{team}"
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        return f"csv|{key}|{n}"

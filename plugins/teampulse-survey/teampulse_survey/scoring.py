@@ -1,0 +1,148 @@
+"""The questions, the scale and the time settings shared by both survey sources."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from teampulse import ConfigError, PluginConfig
+
+__all__ = ["COMMON_KEYS", "AnswerError", "Scoring", "normalise_header", "parse_scoring"]
+
+COMMON_KEYS = ("scale", "questions", "invert", "timezone", "time_format")
+
+# A dimension becomes the value of the `dimension` label of teampulse_survey_score_ratio:
+# a short identifier keeps that label clean and its cardinality bounded.
+DIMENSION = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_SHOWN = 20  # the most of an offending answer a message repeats
+
+
+class AnswerError(ValueError):
+    """An answer that is not a number on the scale; the message is safe to show."""
+
+
+def normalise_header(name: str) -> str:
+    """Return a column name with its spacing collapsed and its case folded, for matching."""
+    return " ".join(name.replace("\ufeff", "").split()).casefold()
+
+
+def _shown(value: str) -> str:
+    text = " ".join(value.split())
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) else str(x)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Questions mapped to dimensions, the answer scale, and how to read naive times."""
+
+    questions: Mapping[str, str]  # question (column or answer key) -> dimension
+    low: float
+    high: float
+    invert: frozenset[str]
+    tz: tzinfo
+    time_formats: tuple[str, ...] = ()
+
+    @property
+    def scale_text(self) -> str:
+        """Return the scale as users wrote it, e.g. "1..5"."""
+        return f"{_fmt(self.low)}..{_fmt(self.high)}"
+
+    def answer(self, value: Any) -> float | None:
+        """Return an answer normalised to 0..1, None when unanswered; raise AnswerError."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                number = float(text)
+            except ValueError:
+                raise AnswerError(f"{_shown(text)!r} is not a number") from None
+            shown = text
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number, shown = float(value), _fmt(float(value))
+        else:
+            raise AnswerError("is not a number")
+        if not math.isfinite(number):
+            raise AnswerError(f"{_shown(shown)!r} is not a number")
+        if not self.low <= number <= self.high:
+            raise AnswerError(f"{_shown(shown)} is outside the scale {self.scale_text}")
+        return (number - self.low) / (self.high - self.low)
+
+    def scores(self, answers: Mapping[str, float]) -> dict[str, float]:
+        """Average normalised answers per dimension, turning inverted dimensions around."""
+        by_dimension: dict[str, list[float]] = {}
+        for question, value in answers.items():
+            by_dimension.setdefault(self.questions[question], []).append(value)
+        result: dict[str, float] = {}
+        for dimension, values in sorted(by_dimension.items()):
+            mean = sum(values) / len(values)
+            result[dimension] = 1.0 - mean if dimension in self.invert else mean
+        return result
+
+
+def _scale(config: PluginConfig) -> tuple[float, float]:
+    value = config.options.get("scale", [1, 5])
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise ConfigError(config.key("scale"), "must be two numbers [lowest, highest], e.g. [1, 5]")
+    low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise ConfigError(config.key("scale"), "the lowest answer must be below the highest")
+    return low, high
+
+
+def _questions(config: PluginConfig) -> dict[str, str]:
+    value = config.options.get("questions")
+    if value is None:
+        raise ConfigError(config.key("questions"), "is required (a table of question -> dimension)")
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(config.key("questions"), "must be a table of question -> dimension")
+    questions: dict[str, str] = {}
+    for question, dimension in value.items():
+        if not isinstance(dimension, str) or not DIMENSION.match(dimension):
+            raise ConfigError(
+                config.key(f"questions.{question}"),
+                "must be a dimension name of lower-case letters, digits and _ (e.g. support)",
+            )
+        questions[str(question)] = dimension
+    return questions
+
+
+def _time_formats(config: PluginConfig) -> tuple[str, ...]:
+    value = config.options.get("time_format")
+    if value is None:
+        return ()
+    formats = [value] if isinstance(value, str) else value
+    if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
+        raise ConfigError(config.key("time_format"), "must be a strptime format or a list of them")
+    return tuple(formats)
+
+
+def parse_scoring(config: PluginConfig) -> Scoring:
+    """Read scale, questions, invert, timezone and time_format from a source's table."""
+    low, high = _scale(config)
+    questions = _questions(config)
+    invert = config.str_list("invert", [])
+    unknown = sorted(set(invert) - set(questions.values()))
+    if unknown:
+        raise ConfigError(config.key("invert"), f"names no configured dimension: {', '.join(unknown)}")
+    tz_name = config.str("timezone", "UTC")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(config.key("timezone"), f"unknown time zone {tz_name!r}") from None
+    return Scoring(questions, low, high, frozenset(invert), tz, _time_formats(config))
