@@ -10,11 +10,12 @@ from datetime import datetime
 
 from . import config as config_mod
 from .alerts import evaluate_alerts
-from .collect import CollectReport, Pseudonymise, build_sources, collect_all
+from .collect import CollectReport, Pseudonymise, build_notifiers, build_sources, collect_all
 from .config import Config
 from .engine import TeamSnapshot, evaluate
 from .exporter import ExportState
 from .model import Event, LeadershipAction, Source
+from .kinds import Notifier
 from .plugins import Registry, load_registry
 from .pseudonym import Pseudonymiser, key_from_env
 from .store import Store
@@ -32,6 +33,7 @@ class Runtime:
     sources: dict[str, Source]
     store: Store
     pseudonym: Pseudonymiser
+    notifiers: dict[str, Notifier]
 
     @classmethod
     def open(cls, path: str | None) -> Runtime:
@@ -39,10 +41,11 @@ class Runtime:
         config = config_mod.load(path)
         registry = load_registry()
         sources = build_sources(config, registry)
+        notifiers = build_notifiers(config, registry)
         key = key_from_env(required=True)
         assert key is not None
         store = Store(config.state)
-        return cls(config, registry, sources, store, Pseudonymiser(key))
+        return cls(config, registry, sources, store, Pseudonymiser(key), notifiers)
 
     def close(self) -> None:
         """Close the store."""
@@ -79,6 +82,17 @@ class Runtime:
             collected_at=time.time(),
             duration=time.time() - started,
         )
+
+    def notify(self, state: ExportState) -> list[str]:
+        """Send every alert's state to every notifier; return one line per failure."""
+        failures = []
+        for name, notifier in self.notifiers.items():
+            try:
+                notifier.notify(list(state.alerts))
+            except Exception as exc:  # one broken sink must not stop the others or the exporter
+                failures.append(f"notifier {name}: {type(exc).__name__}: {exc}")
+                log.warning("notifier %s failed: %s", name, exc)
+        return failures
 
     def record_action(
         self, team: str, kind: str, at: datetime, note: str | None, source: str = "recorded"

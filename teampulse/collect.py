@@ -20,6 +20,7 @@ from .model import (
     TeamInfo,
     WorkItem,
 )
+from .kinds import Notifier
 from .plugins import Registry
 from .pseudonym import Pseudonymiser
 from .store import Store
@@ -97,6 +98,24 @@ def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
         except ConfigError as exc:
             raise exc.with_path(str(config.path)) from None
     return sources
+
+
+def build_notifiers(config: Config, registry: Registry) -> dict[str, Notifier]:
+    """Create every configured notifier; a bad table raises ConfigError naming the file."""
+    notifiers: dict[str, Notifier] = {}
+    for name, table in config.notifiers.items():
+        kind_name = table.options["plugin"]
+        kind = registry.notifiers.get(kind_name)
+        if kind is None:
+            known = ", ".join(sorted(registry.notifiers)) or "none installed"
+            raise ConfigError(
+                f"notifiers.{name}.plugin", f"unknown notifier kind {kind_name!r} (installed: {known})", str(config.path)
+            )
+        try:
+            notifiers[name] = kind.create(table)
+        except ConfigError as exc:
+            raise exc.with_path(str(config.path)) from None
+    return notifiers
 
 
 class Pseudonymise:

@@ -46,6 +46,8 @@ class Service:
             report = self.runtime.collect()
             self.last_error = "; ".join(f"{r.source}: {r.error}" for r in report.failed) or None
         state = self.runtime.state(started=started)
+        if collect:
+            self.runtime.notify(state)
         body = render(state)
         with self.lock:
             self.state, self.metrics = state, body
