@@ -264,8 +264,9 @@ class SurveyCsvSource:
                 ident = self._ident(layout, cell, submitted.isoformat(), team, seen)
                 answers: dict[str, float] = {}
                 for question, column in zip(scoring.questions, layout.questions, strict=True):
+                    text = cell(column)
                     try:
-                        value = scoring.answer(cell(column))
+                        value = scoring.answer(text)
                     except AnswerError as exc:
                         raise AnswerError(f"column {column[0]}: {exc}") from None
                     if value is not None:
