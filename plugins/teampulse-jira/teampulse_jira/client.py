@@ -23,6 +23,8 @@ T = TypeVar("T")
 BACKOFF_BASE_SECONDS = 2.0
 RETRY_STATUSES = (429, 503)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_ISSUE_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
+_QUOTED_VALUE = re.compile(r"(value\s+)'[^']*'", re.IGNORECASE)
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -44,9 +46,11 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 
 def _server_text(exc: JIRAError) -> str:
-    # The server's own words help with a bad JQL, but must not carry an address into a log.
+    # The server's own words help with a bad JQL, but must not carry an address, an issue key
+    # or a person's name (Jira quotes the offending value) into a log.
     text = " ".join(str(exc.text or "").split())[:200]
-    return _EMAIL.sub("<e-mail>", text)
+    text = _QUOTED_VALUE.sub(r"\1'…'", _EMAIL.sub("<e-mail>", text))
+    return _ISSUE_KEY.sub("<key>", text)
 
 
 class Transport:

@@ -103,3 +103,15 @@ def test_retry_after_reads_seconds_and_http_dates():
     )
     assert retry_after_seconds("Sun, 15 Mar 2026 11:00:00 GMT", now) == 0
     assert retry_after_seconds(None, now) is None and retry_after_seconds("soon", now) is None
+
+
+def test_server_messages_lose_addresses_keys_and_quoted_values():
+    from jira import JIRAError
+    from teampulse_jira.client import _server_text
+
+    exc = JIRAError(
+        "The value 'bob.smith' does not exist for the field 'assignee'. Issue PAY-12 and mail bob@example.com."
+    )
+    assert _server_text(exc) == (
+        "The value '…' does not exist for the field 'assignee'. Issue <key> and mail <e-mail>."
+    )
