@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from teampulse import ConfigError, PluginConfig
+from teampulse import ConfigError, PersonSignal, PluginConfig
+
+CollectCsv = Callable[..., tuple[list[PersonSignal], list[str]]]
 
 DATA = Path(__file__).parent / "data"
 OWN = {"q_support": "support", "q_wellbeing": "wellbeing", "q_workload": "workload"}
-GOOGLE = {
+GOOGLE: dict[str, Any] = {
     "paths": ["google-forms.csv"],
     "team_column": "Which team are you on?",
     "questions": {
@@ -23,13 +26,13 @@ GOOGLE = {
     },
     "invert": ["workload"],
 }
-MICROSOFT = {
+MICROSOFT: dict[str, Any] = {
     "paths": ["microsoft-forms.csv"],
     "team_column": "Team",
     "questions": {"Support": "support", "Wellbeing": "wellbeing", "Workload": "workload"},
     "invert": ["workload"],
 }
-TYPEFORM = {
+TYPEFORM: dict[str, Any] = {
     "paths": ["typeform.csv"],
     "scale": [0, 10],
     "id_column": "#",
@@ -54,11 +57,11 @@ COMMENTS = (
 )
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def summary(events: list[Any]) -> list[tuple[str, datetime, dict[str, float]]]:
+def summary(events: list[PersonSignal]) -> list[tuple[str | None, datetime, dict[str, float]]]:
     for ev in events:
         assert ev.kind == "survey_response" and ev.person is None and ev.people == ()
         assert ev.start == ev.end and ev.start.tzinfo is not None
@@ -66,13 +69,13 @@ def summary(events: list[Any]) -> list[tuple[str, datetime, dict[str, float]]]:
     return [(ev.team, ev.start, dict(ev.attrs["scores"])) for ev in events]
 
 
-def assert_no_comments(events: list[Any]) -> None:
+def assert_no_comments(events: list[PersonSignal]) -> None:
     text = repr(events)
     for word in COMMENTS:
         assert word not in text
 
 
-def test_survey_google_forms_export(collect_csv) -> None:
+def test_survey_google_forms_export(collect_csv: CollectCsv) -> None:
     events, problems = collect_csv(GOOGLE)
     assert problems == []
     assert summary(events) == [
@@ -85,7 +88,7 @@ def test_survey_google_forms_export(collect_csv) -> None:
     assert_no_comments(events)
 
 
-def test_survey_microsoft_forms_export_with_bom_crlf_and_multiline_comment(collect_csv) -> None:
+def test_survey_microsoft_forms_export_with_bom_crlf_and_multiline_comment(collect_csv: CollectCsv) -> None:
     raw = (DATA / "microsoft-forms.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n1) more" in raw
     events, problems = collect_csv(MICROSOFT)
@@ -99,7 +102,7 @@ def test_survey_microsoft_forms_export_with_bom_crlf_and_multiline_comment(colle
     assert_no_comments(events)
 
 
-def test_survey_microsoft_forms_naive_times_in_the_configured_zone(collect_csv) -> None:
+def test_survey_microsoft_forms_naive_times_in_the_configured_zone(collect_csv: CollectCsv) -> None:
     events, _ = collect_csv(MICROSOFT | {"timezone": "Europe/Berlin"})
     assert [ev.start for ev in events] == [
         utc(2026, 3, 9, 9, 3, 40),
@@ -108,7 +111,7 @@ def test_survey_microsoft_forms_naive_times_in_the_configured_zone(collect_csv) 
     ]
 
 
-def test_survey_typeform_export_with_its_response_id(collect_csv) -> None:
+def test_survey_typeform_export_with_its_response_id(collect_csv: CollectCsv) -> None:
     events, problems = collect_csv(TYPEFORM)
     assert problems == []
     assert summary(events) == [
@@ -123,7 +126,7 @@ def test_survey_typeform_export_with_its_response_id(collect_csv) -> None:
     assert_no_comments(events)
 
 
-def test_survey_rows_with_problems_are_skipped_with_file_and_line(collect_csv) -> None:
+def test_survey_rows_with_problems_are_skipped_with_file_and_line(collect_csv: CollectCsv) -> None:
     events, problems = collect_csv({"paths": ["problems.csv"], "questions": OWN, "invert": ["workload"]})
     assert problems == [
         "problems.csv: line 3: column q_support: 7 is outside the scale 1..5",
@@ -146,7 +149,7 @@ def test_survey_rows_with_problems_are_skipped_with_file_and_line(collect_csv) -
     assert "marketing" not in " ".join(problems) and "secret" not in repr(events)
 
 
-def test_survey_reading_again_gives_the_same_ids(collect_csv, tmp_path: Path) -> None:
+def test_survey_reading_again_gives_the_same_ids(collect_csv: CollectCsv, tmp_path: Path) -> None:
     first, _ = collect_csv(GOOGLE)
     again, _ = collect_csv(GOOGLE)
     assert [ev.id for ev in first] == [ev.id for ev in again]
@@ -164,7 +167,7 @@ def test_survey_reading_again_gives_the_same_ids(collect_csv, tmp_path: Path) ->
     assert len(events) == 9 and len({ev.id for ev in events}) == 5
 
 
-def test_survey_identical_rows_both_count(collect_csv, tmp_path: Path) -> None:
+def test_survey_identical_rows_both_count(collect_csv: CollectCsv, tmp_path: Path) -> None:
     row = "2026-03-12T09:00:00Z,payments,4,4,2\n"
     (tmp_path / "s.csv").write_text("submitted_at,team,q_support,q_wellbeing,q_workload\n" + row * 3)
     events, problems = collect_csv({"paths": ["s.csv"], "questions": OWN}, base=tmp_path)
@@ -176,15 +179,15 @@ def test_survey_identical_rows_both_count(collect_csv, tmp_path: Path) -> None:
     ]
 
 
-def test_survey_ids_do_not_change_with_the_questions(collect_csv) -> None:
+def test_survey_ids_do_not_change_with_the_questions(collect_csv: CollectCsv) -> None:
     before, _ = collect_csv(GOOGLE)
-    questions = dict(GOOGLE["questions"])  # type: ignore[call-overload]
+    questions: dict[str, str] = dict(GOOGLE["questions"])
     del questions["How is your wellbeing this week?"]
     after, _ = collect_csv(GOOGLE | {"questions": questions})
     assert [ev.id for ev in before] == [ev.id for ev in after]
 
 
-def test_survey_questions_on_one_dimension_are_averaged(collect_csv, tmp_path: Path) -> None:
+def test_survey_questions_on_one_dimension_are_averaged(collect_csv: CollectCsv, tmp_path: Path) -> None:
     (tmp_path / "s.csv").write_text(
         "submitted_at,team,q1,q2,q3,load\n2026-03-12T09:00:00Z,search,5,2,,4\n2026-03-12T09:01:00Z,search,1,,,\n"
     )
@@ -201,7 +204,7 @@ def test_survey_questions_on_one_dimension_are_averaged(collect_csv, tmp_path: P
     ]
 
 
-def test_survey_fixed_team_semicolons_and_a_time_format(collect_csv, tmp_path: Path) -> None:
+def test_survey_fixed_team_semicolons_and_a_time_format(collect_csv: CollectCsv, tmp_path: Path) -> None:
     (tmp_path / "s.csv").write_text("When;Support\n15.03.2026 10:12;4\n")
     options = {
         "paths": ["s.csv"],
@@ -235,7 +238,7 @@ def test_survey_fixed_team_semicolons_and_a_time_format(collect_csv, tmp_path: P
     ],
 )
 def test_survey_unusable_file_is_one_problem(
-    collect_csv, tmp_path: Path, content: bytes, message: str
+    collect_csv: CollectCsv, tmp_path: Path, content: bytes, message: str
 ) -> None:
     (tmp_path / "s.csv").write_bytes(content)
     (tmp_path / "t.csv").write_text(
@@ -246,7 +249,7 @@ def test_survey_unusable_file_is_one_problem(
     assert len(events) == 1  # the other file goes on
 
 
-def test_survey_glob_without_files_is_a_problem(collect_csv, tmp_path: Path) -> None:
+def test_survey_glob_without_files_is_a_problem(collect_csv: CollectCsv, tmp_path: Path) -> None:
     events, problems = collect_csv({"paths": ["surveys/*.csv"], "questions": OWN}, base=tmp_path)
     assert events == [] and problems == ["surveys/*.csv: matches no file"]
 

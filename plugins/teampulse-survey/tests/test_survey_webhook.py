@@ -45,8 +45,7 @@ def deliver(
     if timestamp is not None:
         headers["x-teampulse-timestamp"] = timestamp
     events = src.receive(body, headers, now)
-    assert all(isinstance(ev, PersonSignal) for ev in events)
-    return list(events)  # type: ignore[arg-type]
+    return [ev for ev in events if isinstance(ev, PersonSignal)]
 
 
 def rejected(src: SurveyWebhookSource, payload: Any, **kw: Any) -> tuple[int, str]:
