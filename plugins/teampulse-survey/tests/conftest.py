@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +25,8 @@ class Ctx:
     """A CollectContext that keeps what the source reports."""
 
     name: str = "pulse"
-    teams: tuple[TeamInfo, ...] = TEAMS
-    cursor: dict[str, Any] | None = None
+    teams: Sequence[TeamInfo] = TEAMS
+    cursor: Mapping[str, Any] | None = None
     now: datetime = NOW
     problems: list[str] = field(default_factory=list)
     progressed: list[str] = field(default_factory=list)
