@@ -14,8 +14,8 @@ from .collect import CollectReport, Pseudonymise, build_notifiers, build_sources
 from .config import Config
 from .engine import TeamSnapshot, evaluate
 from .exporter import ExportState
-from .model import Event, LeadershipAction, Source
 from .kinds import Notifier
+from .model import Event, LeadershipAction, Source
 from .plugins import Registry, load_registry
 from .pseudonym import Pseudonymiser, key_from_env
 from .store import Store

@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ConfigError, SourceError
+from .kinds import Notifier
 from .model import (
     Change,
     Event,
@@ -20,7 +21,6 @@ from .model import (
     TeamInfo,
     WorkItem,
 )
-from .kinds import Notifier
 from .plugins import Registry
 from .pseudonym import Pseudonymiser
 from .store import Store

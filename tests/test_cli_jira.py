@@ -75,13 +75,17 @@ def test_collect_prints_every_process_metric_for_every_team(
         for team in org.teams:
             assert f'{metric}{{team="{team.name}"}}' in result.stdout, (metric, team.name)
     assert 'teampulse_source_up{source="jira"} 1.0' in result.stdout
-    # the crunching team reads as elevated against its own baseline
+    # the two crunching teams read as elevated against their own baselines, the others calm
     data = json.loads(
         _teampulse("collect", "--config", str(path), "--as-of", AS_OF, "--format", "json").stdout
     )
-    crunch = data["teams"][0]
-    assert crunch["pressure"] > crunch["baseline"] + 0.2
-    assert all(t["pressure"] < 0.3 for t in data["teams"][1:])
+    teams = {t["team"]: t for t in data["teams"]}
+    for name in ("payments", "platform"):
+        assert teams[name]["pressure"] > teams[name]["baseline"] + 0.2, name
+    assert all(teams[name]["pressure"] < 0.3 for name in ("mobile", "data"))
+    # platform's lead moved due dates during the crunch; payments' did nothing
+    assert teams["platform"]["actions_since_episode"].get("deadline_renegotiated", 0) >= 1
+    assert teams["payments"]["actions_since_episode"] == {}
 
 
 def test_second_sync_fetches_only_what_changed(tmp_path: Path, org: Organisation) -> None:

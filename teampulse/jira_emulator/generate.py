@@ -9,8 +9,11 @@ Who is under pressure: the first team, **payments** (project PAY, Europe/Berlin)
 crunch over its last ~5 days: work in progress roughly doubles (completions stall and extra
 urgent items start), several items are overdue and several more are due within two days,
 urgent items are added to the running sprint after it started, and a fair share of its recent
-transitions happen after hours (19:00-23:00 local). Every other team is calm: steady arrival
-and completion, due dates met, work at working hours.
+transitions happen after hours (19:00-23:00 local); nobody moves a date or hands work over
+during it (management only). The second team, **platform**, has the same crunch, but its due
+dates still move later and work still changes hands (its lead answers the pressure; the demo's
+calendars add the 1:1s). Every other team is calm: steady arrival and completion, due dates
+met, work at working hours.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ TEAM_SPECS = (
 )
 REMOTE_ZONES = ("America/Sao_Paulo", "Asia/Tokyo", "Europe/Lisbon", "Africa/Lagos", "America/Los_Angeles")
 PRESSURED_TEAM = "payments"
+# Under the same crunch, but its lead answers it: due dates move later during the crunch.
+ANSWERED_TEAM = "platform"
 CRUNCH_DAYS = 5
 
 
@@ -177,6 +182,7 @@ def _plan_team(
     now: datetime,
     days: int,
     crunch: bool,
+    answered: bool = False,
 ) -> list[_Plan]:
     tz = ZoneInfo(team.timezone)
     members = list(team.member_emails)
@@ -196,11 +202,26 @@ def _plan_team(
                 created = _work_time(rng, day, tz)
                 if created <= now:
                     plans.append(_plan_issue(rng, team, members, tz, created, starts, ends, sprints, now, crunch,
-                                             crunch_start, capacity))  # fmt: skip
+                                             crunch_start, capacity, answered))  # fmt: skip
         day += timedelta(days=1)
     if crunch:
         plans.extend(_crunch_extras(rng, team, members, tz, now, starts, ends, sprints, today))
+    if crunch and answered:
+        _renegotiate(rng, plans, tz, now)
     return plans
+
+
+def _renegotiate(rng: random.Random, plans: list[_Plan], tz: ZoneInfo, now: datetime) -> None:
+    """Move two open items' due dates a week later, two days into the answered team's crunch."""
+    at = _work_time(rng, _add_workdays((now - timedelta(days=3)).astimezone(tz).date(), 0), tz)
+    moved = 0
+    for plan in plans:
+        done = max((t for t, kind, _v in plan.events if kind == "status"), default=now)
+        dues = [v for _t, kind, v in plan.events if kind == "due" and isinstance(v, date)]
+        current = dues[-1] if dues else plan.duedate
+        if moved < 2 and current is not None and plan.created < at < done and at <= now:
+            plan.events.append((at, "due", _add_workdays(current, 5)))
+            moved += 1
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -231,6 +252,7 @@ def _plan_issue(
     crunch: bool,
     crunch_start: datetime,
     capacity: _Capacity,
+    answered: bool = False,
 ) -> _Plan:
     events: list[Event] = []
     assignee = rng.choice(members) if rng.random() < 0.7 else None
@@ -270,11 +292,14 @@ def _plan_issue(
     events.append((start, "status", "In Progress"))
     if review is not None and review < done:
         events.append((review, "status", "In Review"))
+    # A team managed only as process hands nothing over and moves no date in its crunch.
+    management_only = crunch and not answered
     if rng.random() < 0.12:
         other = rng.choice([m for m in members if m != owner] or members)
         handover = start + (done - start) / 2
-        events.append((handover, "assign", other))
-        owner = other
+        if not (management_only and handover >= crunch_start):
+            events.append((handover, "assign", other))
+            owner = other
     events.append((done, "status", "Closed" if rng.random() < 0.15 else "Done"))
     due: date | None = None
     if rng.random() < 0.35:
@@ -284,7 +309,9 @@ def _plan_issue(
             due = _add_workdays(now.astimezone(tz).date(), rng.randint(1, 6))
         if rng.random() < 0.25:
             moved_at = created + (start - created) / 2
-            events.append((moved_at, "due", _add_workdays(due, rng.randint(2, 5))))
+            later = _add_workdays(due, rng.randint(2, 5))
+            if not (management_only and moved_at >= crunch_start):
+                events.append((moved_at, "due", later))
     # Work still open when its sprint ends rolls over into the next sprint.
     index = sprint_index
     while index is not None and index + 1 < len(sprints) and ends[index] < min(done, now):
@@ -402,7 +429,13 @@ def generate_organisation(
         ds.add_project(key, project_name, lead=team.manager_email)
         sprints = _team_sprints(ds, key, index + 1, now, days, ZoneInfo(zone))
         plans = _plan_team(
-            random.Random(rng.random()), team, sprints, now, days, crunch=name == PRESSURED_TEAM
+            random.Random(rng.random()),
+            team,
+            sprints,
+            now,
+            days,
+            crunch=name in (PRESSURED_TEAM, ANSWERED_TEAM),
+            answered=name == ANSWERED_TEAM,
         )
         for plan in sorted(plans, key=lambda p: p.created):
             issue_key = ds.create_issue(
