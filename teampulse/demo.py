@@ -17,7 +17,25 @@ def _toml_list(values: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
-def write_demo_config(workdir: Path, jira_url: str, teams: list[object], interval: str = "1m") -> Path:
+PEOPLE_SOURCES = """
+[sources.calendars]
+plugin = "ics"
+paths = ["calendars/*.ics"]
+
+[sources.pulse]
+plugin = "survey-csv"
+paths = ["surveys/*.csv"]
+scale = [1, 5]
+[sources.pulse.questions]
+q_support = "support"
+q_wellbeing = "wellbeing"
+q_workload = "workload"
+"""
+
+
+def write_demo_config(
+    workdir: Path, jira_url: str, teams: list[object], interval: str = "1m", people: bool = False
+) -> Path:
     """Write the demo's config next to its store and return its path."""
     lines = [
         "# Written by `teampulse demo`: a generated organisation served by the Jira emulator.",
@@ -48,14 +66,16 @@ def write_demo_config(workdir: Path, jira_url: str, teams: list[object], interva
         "",
     ]
     path = workdir / "teampulse.toml"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + (PEOPLE_SOURCES if people else ""))
     return path
 
 
 def run_demo(port: int, seed: int, workdir: str | None) -> None:
     """Start the emulator, write a config, collect once and serve until interrupted."""
     from .app import Runtime
+    from .demo_people import write_people_data
     from .jira_emulator import EmulatorServer, generate_organisation
+    from .plugins import load_registry
     from .server import serve
 
     os.environ.setdefault(KEY_ENV, new_key())
@@ -63,9 +83,15 @@ def run_demo(port: int, seed: int, workdir: str | None) -> None:
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="teampulse-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     org = generate_organisation(seed=seed)
+    registry = load_registry()
+    people = {"ics", "survey-csv"} <= set(registry.sources)
+    if people:
+        write_people_data(org, folder, org.now)
+    else:
+        click.echo("teampulse demo: calendar and survey plugins not installed: process side only", err=True)
     click.echo(f"teampulse demo: {len(org.teams)} teams, files in {folder}", err=True)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
-        path = write_demo_config(folder, emulator.url, list(org.teams))
+        path = write_demo_config(folder, emulator.url, list(org.teams), people=people)
         runtime = Runtime.open(str(path))
         try:
             report = runtime.collect(on_progress=lambda m: click.echo(f"teampulse demo: {m}", err=True))
