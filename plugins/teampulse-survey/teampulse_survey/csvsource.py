@@ -215,7 +215,8 @@ class SurveyCsvSource:
         text = self._load(path)
         layout = self._layout(text)
         scoring = self.settings.scoring
-        reader = csv.reader(io.StringIO(text), delimiter=layout.delimiter)
+        # strict: an unterminated quote would otherwise swallow every later row unnoticed.
+        reader = csv.reader(io.StringIO(text), delimiter=layout.delimiter, strict=True)
         next(reader)  # the header, read by _layout
         events: list[PersonSignal] = []
         seen: dict[str, int] = {}

@@ -280,3 +280,17 @@ def test_survey_csv_config_errors_name_the_key(options: dict[str, Any], message:
     with pytest.raises(ConfigError) as err:
         create_csv(PluginConfig("pulse", "sources", options, DATA))
     assert str(err.value).startswith(message)
+
+
+def test_survey_broken_quoting_stops_the_file_with_a_problem(collect_csv: CollectCsv, tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text(
+        "submitted_at,team,q_support,q_wellbeing,q_workload,comment\n"
+        "2026-03-12T09:00:00Z,payments,4,4,2,fine\n"
+        '2026-03-12T09:01:00Z,payments,4,4,2,"never closed\n'
+        "2026-03-12T09:02:00Z,payments,4,4,2,swallowed\n"
+    )
+    events, problems = collect_csv({"paths": ["s.csv"], "questions": OWN}, base=tmp_path)
+    assert len(events) == 1
+    assert problems == [
+        "s.csv: line 3: not valid CSV (unexpected end of data); the rest of the file is skipped"
+    ]
