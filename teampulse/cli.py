@@ -245,6 +245,48 @@ def plugins(fmt: str) -> None:
 
 
 @main.command()
+@config_option
+@click.option("--from", "start", required=True, help="First time to evaluate (ISO 8601 time or date).")
+@click.option("--to", "end", required=True, help="Last time to evaluate (ISO 8601 time or date).")
+@click.option("--step", default="1h", show_default=True, help="Time between evaluations (30m, 1h, 1d, ...).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="OpenMetrics file to write.")
+@one_line_errors
+def backfill(config_path: str | None, start: str, end: str, step: str, output: str) -> None:
+    """Write past snapshots as timestamped OpenMetrics, for promtool tsdb create-blocks-from openmetrics.
+
+    Evaluates what the store holds (run `collect` first); nothing is collected.
+    """
+    import os
+    import tempfile
+
+    from .app import Runtime
+    from .backfill import backfill as run_backfill
+    from .timeutil import parse_duration
+
+    first, last = _as_of(start), _as_of(end)
+    assert first is not None and last is not None
+    try:
+        delta = parse_duration(step)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--step") from None
+    runtime = Runtime.open(config_path)
+    try:
+        try:
+            data = run_backfill(runtime, first, last, delta)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    finally:
+        runtime.close()
+    # Write beside the target and rename, so a failed run never leaves half a file.
+    folder = os.path.dirname(os.path.abspath(output))
+    with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, output)
+    lines = data.count(b"\n")
+    click.echo(f"wrote {output}: {lines} lines", err=True)
+
+
+@main.command()
 @click.option("--port", default=9469, show_default=True, help="Port to serve on (0: any free port).")
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated organisation.")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Keep the demo's files here.")
