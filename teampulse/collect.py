@@ -109,7 +109,9 @@ def build_notifiers(config: Config, registry: Registry) -> dict[str, Notifier]:
         if kind is None:
             known = ", ".join(sorted(registry.notifiers)) or "none installed"
             raise ConfigError(
-                f"notifiers.{name}.plugin", f"unknown notifier kind {kind_name!r} (installed: {known})", str(config.path)
+                f"notifiers.{name}.plugin",
+                f"unknown notifier kind {kind_name!r} (installed: {known})",
+                str(config.path),
             )
         try:
             notifiers[name] = kind.create(table)
@@ -121,8 +123,8 @@ def build_notifiers(config: Config, registry: Registry) -> dict[str, Notifier]:
 class Pseudonymise:
     """Replace every person identifier in an event by its pseudonym.
 
-    Change authors are dropped rather than pseudonymised: no metric needs them, and what
-    no metric needs is not kept.
+    Change authors are not pseudonymised because the store never writes them: no metric
+    needs them, and what no metric needs is not kept.
     """
 
     def __init__(self, pseudonym: Pseudonymiser) -> None:
@@ -131,7 +133,7 @@ class Pseudonymise:
     def change(self, c: Change) -> Change:
         if c.field == "assignee":
             return Change(c.id, c.at, c.field, self.p(c.from_value), self.p(c.to_value))
-        return Change(c.id, c.at, c.field, c.from_value, c.to_value) if c.author is not None else c
+        return c  # the store never writes authors, so only assignees need replacing
 
     def __call__(self, ev: Event) -> Event:
         if isinstance(ev, WorkItem):

@@ -92,6 +92,7 @@ class Config:
     interval: timedelta
     retention: timedelta
     survey_window: timedelta
+    dashboards_url: str | None
     teams: tuple[Team, ...]
     sources: Mapping[str, PluginConfig]
     notifiers: Mapping[str, PluginConfig]
@@ -209,7 +210,16 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     _unknown(
         settings,
         "settings.",
-        {"state", "timezone", "working_hours", "min_group_size", "interval", "retention", "survey_window"},
+        {
+            "state",
+            "timezone",
+            "working_hours",
+            "min_group_size",
+            "interval",
+            "retention",
+            "survey_window",
+            "dashboards_url",
+        },
     )
     base = path.parent
     state_raw = settings.get("state", "teampulse.db")
@@ -226,6 +236,11 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     interval = _duration(settings, "interval", "settings.", timedelta(minutes=15))
     retention = _duration(settings, "retention", "settings.", timedelta(days=400))
     survey_window = _duration(settings, "survey_window", "settings.", timedelta(days=28))
+    dashboards_url = settings.get("dashboards_url")
+    if dashboards_url is not None and (
+        not isinstance(dashboards_url, str) or not dashboards_url.startswith(("http://", "https://"))
+    ):
+        raise ConfigError("settings.dashboards_url", "must be the http(s) address of your Grafana")
     if retention < timedelta(days=90):
         raise ConfigError("settings.retention", "must be at least 90d (the engine replays 90 days)")
 
@@ -277,6 +292,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         interval=interval,
         retention=retention,
         survey_window=survey_window,
+        dashboards_url=dashboards_url.rstrip("/") if dashboards_url else None,
         teams=tuple(teams),
         sources=sources,
         notifiers=notifiers,

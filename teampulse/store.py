@@ -252,8 +252,9 @@ class Store:
                     )
                 )
                 for c in ev.changes:
+                    # Authors are not kept: no metric needs them (privacy by construction).
                     changes.append(
-                        (source, ev.id, c.id, _epoch(c.at), c.field, c.from_value, c.to_value, c.author)
+                        (source, ev.id, c.id, c.at.timestamp(), c.field, c.from_value, c.to_value, None)
                     )
             elif isinstance(ev, WorkItemRemoved):
                 removed.append((_epoch(ev.at), source, ev.team, ev.id))
