@@ -141,6 +141,8 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             elif path == "/":
                 page = render_page(state, service.runtime.config.dashboards_url)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path == "/favicon.ico":
+                self._send(204, b"", "image/x-icon")
             elif path == "/api/v1/teams":
                 self._json(200, [s.to_json() for s in state.snapshots])
             elif path == "/api/v1/alerts":
