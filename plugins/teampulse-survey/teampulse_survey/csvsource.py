@@ -129,8 +129,13 @@ class SurveyCsvSource:
         found: dict[str, Path] = {}
         for pattern in self.settings.paths:
             full = Path(pattern).expanduser()
-            full = full if full.is_absolute() else self.settings.base_dir / full
-            matches = [Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file()]
+            # The config's folder is a literal path: a "[" in it is not a glob character.
+            spec = (
+                str(full)
+                if full.is_absolute()
+                else str(Path(glob.escape(str(self.settings.base_dir))) / full)
+            )
+            matches = [Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file()]
             if not matches:
                 ctx.problem(f"{pattern}: matches no file")
             for p in matches:

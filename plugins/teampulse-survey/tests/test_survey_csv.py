@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from teampulse import ConfigError, PersonSignal, PluginConfig
+from teampulse import ConfigError, PersonSignal, PluginConfig, SourceError
 
 CollectCsv = Callable[..., tuple[list[PersonSignal], list[str]]]
 
@@ -294,3 +294,17 @@ def test_survey_broken_quoting_stops_the_file_with_a_problem(collect_csv: Collec
     assert problems == [
         "s.csv: line 3: not valid CSV (unexpected end of data); the rest of the file is skipped"
     ]
+
+
+def test_survey_fixed_team_must_be_configured(collect_csv: CollectCsv, tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("submitted_at,q\n2026-03-12,3\n")
+    with pytest.raises(SourceError, match="team 'marketing' is not a configured team"):
+        collect_csv({"paths": ["s.csv"], "team": "marketing", "questions": {"q": "support"}}, base=tmp_path)
+
+
+def test_survey_config_folder_with_glob_characters(collect_csv: CollectCsv, tmp_path: Path) -> None:
+    base = tmp_path / "team [pulse]"
+    (base / "surveys").mkdir(parents=True)
+    (base / "surveys" / "s.csv").write_text("submitted_at,team,q\n2026-03-12,Search,3\n")
+    events, problems = collect_csv({"paths": ["surveys/*.csv"], "questions": {"q": "support"}}, base=base)
+    assert problems == [] and [ev.team for ev in events] == ["search"]
