@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/teampulse-jira
+PLUGINS := plugins/teampulse-jira plugins/teampulse-survey plugins/teampulse-notifiers
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench system-deps install clean

@@ -59,6 +59,12 @@ class Runtime:
             self.config, self.store, self.sources, self.pseudonym, now or utcnow(), on_progress
         )
 
+    def prime_webhooks(self) -> None:
+        """Collect the webhook sources first, so they know the teams before deliveries arrive."""
+        hooks = {name: s for name, s in self.sources.items() if hasattr(s, "receive")}
+        if hooks:
+            collect_all(self.config, self.store, hooks, self.pseudonym, utcnow())
+
     def store_events(self, source: str, events: Sequence[Event]) -> None:
         """Pseudonymise and store events that arrived outside a collection (webhooks)."""
         scrub = Pseudonymise(self.pseudonym)

@@ -198,7 +198,11 @@ class Source(Protocol):
 
 
 class WebhookSource(Source, Protocol):
-    """A source that also takes deliveries POSTed to `serve` at /api/v1/webhooks/NAME."""
+    """A source that also takes deliveries POSTed to `serve` at /api/v1/webhooks/NAME.
+
+    `serve` collects webhook sources once before it listens, so `collect` is where such
+    a source learns the teams (ctx.teams) it checks deliveries against.
+    """
 
     def receive(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Sequence[Event]:
         """Check and parse one delivery; raise WebhookRejected to refuse it.

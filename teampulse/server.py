@@ -55,6 +55,7 @@ class Service:
 
     def start(self) -> None:
         """Evaluate what the store has, then collect on a schedule in the background."""
+        self.runtime.prime_webhooks()
         self.refresh(collect=False)
         self._thread = threading.Thread(target=self._loop, name="teampulse-collector", daemon=True)
         self._thread.start()
