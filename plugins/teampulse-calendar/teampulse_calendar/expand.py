@@ -1,0 +1,165 @@
+"""Expand each series into its occurrences inside a bounded window, in bounded time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+
+from .parse import ParsedCalendar, Series
+
+__all__ = ["MAX_RULE_STEPS", "Occurrence", "expand", "rule_steps"]
+
+# dateutil walks a rule from DTSTART, one step per period, before it reaches the window:
+# a FREQ=MINUTELY rule that began in 1990 takes minutes. Rules estimated above this many
+# steps are reported and skipped instead (about half a second of work each).
+MAX_RULE_STEPS = 100_000
+_PERIOD_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86400,
+    "WEEKLY": 7 * 86400,
+    "MONTHLY": 28 * 86400,
+    "YEARLY": 365 * 86400,
+}
+_ORDER = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+# The unit each BYxxx part enumerates, to tell whether it multiplies the steps or filters them.
+_BY_UNIT = {
+    "BYMONTH": "MONTHLY",
+    "BYWEEKNO": "WEEKLY",
+    "BYYEARDAY": "DAILY",
+    "BYMONTHDAY": "DAILY",
+    "BYDAY": "DAILY",
+    "BYHOUR": "HOURLY",
+    "BYMINUTE": "MINUTELY",
+    "BYSECOND": "SECONDLY",
+}
+# Slack around the window for floating and all-day times, whose offset is applied afterwards.
+_SLACK = timedelta(days=2)
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of a series, with its times in UTC."""
+
+    uid: str
+    component: icalendar.Component  # the occurrence's own properties (overrides applied)
+    start: datetime
+    end: datetime
+    all_day: bool
+    key: str  # the occurrence in ids: UTC "2026-03-02T09:00:00Z", or the date for all-day ones
+
+
+def _to_utc(value: date | datetime, zone: tzinfo, unknown_zone: bool) -> datetime:
+    """Return a UTC time: dates start at midnight in `zone`, floating times are in `zone`."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(0), zone).astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC if unknown_zone else zone).astimezone(UTC)
+    return value.astimezone(UTC)
+
+
+def rule_steps(component: icalendar.Component, until: datetime) -> int:
+    """Estimate how many steps dateutil takes to expand the component's RRULEs up to `until`."""
+    rules = component.get("RRULE")
+    if rules is None:
+        return 0
+    prop: Any = component.get("DTSTART")
+    start = prop.dt
+    if isinstance(start, datetime):
+        begin = start if start.tzinfo else start.replace(tzinfo=UTC)
+    else:
+        begin = datetime.combine(start, time(0), UTC)
+    seconds = max((until - begin).total_seconds(), 0.0)
+    total = 0
+    for rule in rules if isinstance(rules, list) else [rules]:
+        total += _steps(rule, seconds)
+    return total
+
+
+def _steps(rule: Any, seconds: float) -> int:
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    if freq not in _PERIOD_SECONDS:
+        return 0
+    interval = max(int((rule.get("INTERVAL") or [1])[0] or 1), 1)
+    steps = seconds / (_PERIOD_SECONDS[freq] * interval) + 1
+    level = _ORDER.index(freq)
+    for part, unit in _BY_UNIT.items():
+        values = rule.get(part)
+        if values and _ORDER.index(unit) > level:
+            steps *= len(values) if isinstance(values, list) else 1
+    count = rule.get("COUNT")
+    if count:
+        steps = min(steps, float(count[0]) * 32)  # a counted rule stops; filters may skip some steps
+    return int(steps)
+
+
+def _calendar_for(series: Series, parsed: ParsedCalendar) -> icalendar.Calendar:
+    cal = icalendar.Calendar()
+    if parsed.x_wr_timezone:
+        # recurring-ical-events applies X-WR-TIMEZONE (via x-wr-timezone): Google writes
+        # UTC times that recur in the calendar's local time.
+        cal.add("X-WR-TIMEZONE", parsed.x_wr_timezone)
+    for tz in parsed.timezones:
+        cal.add_component(tz)
+    for component in series.components:
+        cal.add_component(component)
+    return cal
+
+
+def expand(
+    parsed: ParsedCalendar,
+    lo: datetime,
+    hi: datetime,
+    zone: tzinfo,
+    max_instances: int,
+    report: Report,
+) -> Iterator[Occurrence]:
+    """Yield the occurrences overlapping [lo, hi]; report bad series and the cap, never raise."""
+    count = 0
+    for series in parsed.series.values():
+        steps = max((rule_steps(c, hi) for c in series.components), default=0)
+        if steps > MAX_RULE_STEPS:
+            report(
+                f"line {series.line}: RRULE repeats too often to expand "
+                f"(about {steps:,} steps before the window); event skipped"
+            )
+            continue
+        try:
+            for occurrence in _series_occurrences(series, parsed, lo, hi, zone):
+                count += 1
+                if count > max_instances:
+                    report(
+                        f"more than {max_instances} occurrences in the window (max_instances); the rest skipped"
+                    )
+                    return
+                yield occurrence
+        except Exception as exc:  # recurring-ical-events raises many kinds on malformed rules
+            report(f"line {series.line}: cannot expand the event ({type(exc).__name__}); event skipped")
+
+
+def _series_occurrences(
+    series: Series, parsed: ParsedCalendar, lo: datetime, hi: datetime, zone: tzinfo
+) -> Iterator[Occurrence]:
+    query = recurring_ical_events.of(_calendar_for(series, parsed))
+    # The window is widened and cut again below: floating and all-day times get their
+    # offset only once converted, and the library compares them without one.
+    span_lo, span_hi = lo - _SLACK, hi + _SLACK
+    for ser in query.series:
+        for occ in ser.between(span_lo, span_hi):
+            all_day = not isinstance(occ.start, datetime)
+            start = _to_utc(occ.start, zone, series.unknown_zone)
+            end = _to_utc(occ.end, zone, series.unknown_zone) if occ.end is not None else start
+            if end < start:
+                end = start
+            if not (start <= hi and (end > lo or start >= lo)):
+                continue
+            key = occ.start.isoformat() if all_day else start.strftime("%Y-%m-%dT%H:%M:%SZ")
+            yield Occurrence(series.uid, occ.as_component(False), start, end, all_day, key)

@@ -1,0 +1,153 @@
+"""The ics source: one calendar file or secret iCal URL per person."""
+
+from __future__ import annotations
+
+import glob
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from teampulse import Batch, CollectContext
+
+from .config import IcsSettings, is_email
+from .parse import parse_calendar
+from .signals import calendar_signals, fallback_zone
+
+__all__ = ["MAX_BYTES", "IcsSource", "members_of", "read_text"]
+
+# A person's calendar over a few months is kilobytes; a file this large is a mistake
+# (or an attack) and is refused before it is read into memory.
+MAX_BYTES = 32 * 1024 * 1024
+_EMAIL_IN_TEXT = re.compile(r"[^\s/\\]+@[^\s/\\]+")
+
+
+def members_of(ctx: CollectContext) -> set[str]:
+    """Return the lower-cased e-mails of every manager and member of the configured teams."""
+    out: set[str] = set()
+    for team in ctx.teams:
+        out.add(team.manager.lower())
+        out.update(m.lower() for m in team.members)
+    return out
+
+
+def read_text(data: bytes) -> str:
+    """Decode calendar bytes: UTF-8 (with or without BOM), else Latin-1 as old Outlook writes."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _masked(pattern: str) -> str:
+    """Return a configured glob without any e-mail address in it, for messages."""
+    return _EMAIL_IN_TEXT.sub("<e-mail>.ics", pattern) if "@" in pattern else pattern
+
+
+class IcsSource:
+    """A configured ics source; reads every calendar afresh on each collection."""
+
+    def __init__(
+        self,
+        settings: IcsSettings,
+        base_dir: Path,
+        name: str = "calendars",
+        fetch: Callable[[str, float], bytes] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+        self.name = name
+        self.fetch = fetch or fetch_url
+
+    def files(self) -> list[tuple[Path, str]]:
+        """Return (file, the glob that matched it), sorted by path, each file once."""
+        seen: dict[Path, str] = {}
+        for pattern in self.settings.paths:
+            p = Path(pattern).expanduser()
+            full = p if p.is_absolute() else self.base_dir / p
+            for match in sorted(glob.glob(str(full), recursive=True)):
+                path = Path(match)
+                if path.is_file():
+                    seen.setdefault(path, pattern)
+        return sorted(seen.items())
+
+    def collect(self, ctx: CollectContext) -> Iterator[Batch]:
+        """Yield one batch per calendar: its meetings, time off and time zone."""
+        members = members_of(ctx)
+        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
+        common = self.settings.common
+        skipped = 0
+        for n, (path, pattern) in enumerate(self.files(), 1):
+            label = f"calendar #{n} ({_masked(pattern)})"
+            stem = path.name[:-4] if path.name.lower().endswith(".ics") else path.name
+            owner = stem.strip().lower()
+            if not is_email(owner):
+                ctx.problem(f"{label}: the file name is not <e-mail address>.ics; skipped")
+                continue
+            if owner not in members:
+                skipped += 1
+                continue
+            try:
+                size = path.stat().st_size
+                if size > MAX_BYTES:
+                    ctx.problem(f"{label}: {size:,} bytes, more than {MAX_BYTES:,}; skipped")
+                    continue
+                text = read_text(path.read_bytes())
+            except OSError as exc:
+                ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
+                continue
+            yield self._batch(ctx, owner, text, label, now)
+        for n, (owner, url) in enumerate(sorted(self.settings.urls.items()), 1):
+            label = f"calendar URL #{n} (sources.{self.name}.urls)"
+            if owner not in members:
+                skipped += 1
+                continue
+            try:
+                data = self.fetch(url, common.timeout_seconds)
+            except FetchError as exc:
+                ctx.problem(f"{label}: cannot fetch ({exc}); skipped")
+                continue
+            yield self._batch(ctx, owner, read_text(data), label, now)
+        if skipped:
+            ctx.progress(f"{skipped} calendar(s) of people in no configured team skipped")
+
+    def _batch(self, ctx: CollectContext, owner: str, text: str, label: str, now: datetime) -> Batch:
+        def report(message: str) -> None:
+            ctx.problem(f"{label}: {message}")
+
+        parsed = parse_calendar(text, report)
+        if parsed is None:
+            return Batch(events=[])
+        fallback = fallback_zone(owner, ctx.teams, self.settings.common.timezone)
+        signals = calendar_signals(owner, parsed, now, self.settings.common, fallback, report)
+        return Batch(events=signals)
+
+
+class FetchError(Exception):
+    """A calendar URL could not be fetched; the message never contains the URL."""
+
+
+def fetch_url(url: str, timeout: float) -> bytes:
+    """GET a calendar URL (webcal:// as https://), refusing replies over MAX_BYTES."""
+    if url.lower().startswith("webcal"):
+        url = "http" + url[len("webcal") :]
+    request = urllib.request.Request(
+        url, headers={"Accept": "text/calendar, */*;q=0.5", "User-Agent": "teampulse-calendar"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            data = reply.read(MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        # The reason is an OSError ("Connection refused") or a string; neither holds the URL.
+        reason = exc.reason
+        text = type(reason).__name__ if isinstance(reason, BaseException) else "invalid address"
+        raise FetchError(text) from None
+    except (OSError, ValueError) as exc:
+        raise FetchError(type(exc).__name__) from None
+    if len(data) > MAX_BYTES:
+        raise FetchError(f"reply larger than {MAX_BYTES:,} bytes")
+    return data
