@@ -25,7 +25,7 @@ from typing import Any
 
 from teampulse import AlertState, ConfigError, PluginConfig
 
-from .delivery import Poster, RetryPolicy, check_url, retry_policy
+from .delivery import Poster, RetryPolicy, ca_file_option, check_url, host_of, retry_policy
 
 __all__ = [
     "DEFAULT_RUNBOOK_BASE",
@@ -78,7 +78,7 @@ class AlertmanagerSettings:
     def __repr__(self) -> str:
         # Authorization holds a password or token: never in a log line or a traceback.
         auth = "set" if self.authorization else "none"
-        return f"AlertmanagerSettings(name={self.name!r}, url={self.url!r}, auth={auth})"
+        return f"AlertmanagerSettings(name={self.name!r}, host={host_of(self.url)!r}, auth={auth})"
 
     @property
     def endpoint(self) -> str:
@@ -106,9 +106,6 @@ def parse_alertmanager_settings(config: PluginConfig) -> AlertmanagerSettings:
                 f"must be longer than resend_seconds ({resend:g}), or Alertmanager resolves "
                 "firing alerts between two sends",
             )
-    ca_file = config.optional_str("ca_file")
-    if ca_file and not config.path(ca_file).is_file():
-        raise ConfigError(config.key("ca_file"), f"no such file: {config.path(ca_file)}")
     return AlertmanagerSettings(
         name=config.name,
         url=url,
@@ -120,7 +117,7 @@ def parse_alertmanager_settings(config: PluginConfig) -> AlertmanagerSettings:
         ends_after_seconds=ends_after,
         policy=retry_policy(config),
         authorization=_authorization(config),
-        ca_file=str(config.path(ca_file)) if ca_file else None,
+        ca_file=ca_file_option(config),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from teampulse import ConfigError, PluginConfig, TeampulseError
 
-__all__ = ["DeliveryError", "Poster", "RetryPolicy", "check_url", "host_of", "retry_policy"]
+__all__ = ["DeliveryError", "Poster", "RetryPolicy", "ca_file_option", "check_url", "host_of", "retry_policy"]
 
 USER_AGENT = "teampulse-notifiers/0.1.0"
 _BODY_SHOWN = 200  # characters of a refusal's body quoted in the message
@@ -37,7 +37,7 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def check_url(config: PluginConfig, key: str) -> str:
+def check_url(config: PluginConfig, key: str, allow_query: bool = False) -> str:
     """Return the http(s) URL at `key`, refusing credentials inside it."""
     url = config.str(key)
     parts = urllib.parse.urlsplit(url)
@@ -47,7 +47,7 @@ def check_url(config: PluginConfig, key: str) -> str:
         raise ConfigError(
             config.key(key), "must not hold credentials; use username/password_env or bearer_token_env"
         )
-    if parts.query or parts.fragment:
+    if parts.fragment or (parts.query and not allow_query):
         raise ConfigError(config.key(key), "must not have a query or a fragment")
     return url
 
@@ -60,6 +60,17 @@ class RetryPolicy:
     backoff: float = 1.0  # first wait; doubles each retry
     max_wait: float = 10.0
     timeout: float = 10.0
+
+
+def ca_file_option(config: PluginConfig) -> str | None:
+    """Return the absolute path of the optional `ca_file` (PEM bundle to verify https with)."""
+    value = config.optional_str("ca_file")
+    if value is None:
+        return None
+    path = config.path(value)
+    if not path.is_file():
+        raise ConfigError(config.key("ca_file"), f"no such file: {path}")
+    return str(path)
 
 
 def retry_policy(config: PluginConfig) -> RetryPolicy:

@@ -18,7 +18,7 @@ from typing import Any
 
 from teampulse import AlertState, PluginConfig
 
-from .delivery import Poster, RetryPolicy, check_url, retry_policy
+from .delivery import Poster, RetryPolicy, ca_file_option, check_url, host_of, retry_policy
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -32,7 +32,15 @@ __all__ = [
     "verify",
 ]
 
-KEYS = ("url", "secret_env", "repeat_seconds", "timeout_seconds", "max_retries", "retry_backoff_seconds")
+KEYS = (
+    "url",
+    "secret_env",
+    "repeat_seconds",
+    "timeout_seconds",
+    "max_retries",
+    "retry_backoff_seconds",
+    "ca_file",
+)
 SIGNATURE_HEADER = "X-Teampulse-Signature"
 TIMESTAMP_HEADER = "X-Teampulse-Timestamp"
 DELIVERY_HEADER = "X-Teampulse-Delivery"
@@ -73,15 +81,17 @@ class WebhookSettings:
     secret: bytes = field(repr=False)
     repeat_seconds: float = 4 * 3600.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    ca_file: str | None = None
 
     def __repr__(self) -> str:
-        return f"WebhookSettings(name={self.name!r}, url={self.url!r})"
+        # Only the host: many webhook URLs carry a token in their path or query.
+        return f"WebhookSettings(name={self.name!r}, host={host_of(self.url)!r})"
 
 
 def parse_webhook_settings(config: PluginConfig) -> WebhookSettings:
     """Validate the table and read the secret from the environment; raise ConfigError."""
     config.check_keys(KEYS)
-    url = check_url(config, "url")
+    url = check_url(config, "url", allow_query=True)
     secret = config.secret("secret_env")
     assert secret is not None
     return WebhookSettings(
@@ -90,6 +100,7 @@ def parse_webhook_settings(config: PluginConfig) -> WebhookSettings:
         secret=secret.encode(),
         repeat_seconds=config.number("repeat_seconds", 4 * 3600.0, minimum=1),
         policy=retry_policy(config),
+        ca_file=ca_file_option(config),
     )
 
 
@@ -129,7 +140,9 @@ class WebhookNotifier:
     def __init__(self, settings: WebhookSettings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self.poster = Poster(settings.url, f"notifier {settings.name} (webhook)", settings.policy)
+        self.poster = Poster(
+            settings.url, f"notifier {settings.name} (webhook)", settings.policy, settings.ca_file
+        )
         self._firing: dict[Key, str | None] = {}  # alert -> since, as last delivered
         self._last_delivery: float | None = None
         self.deliveries = 0

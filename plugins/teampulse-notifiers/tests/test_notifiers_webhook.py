@@ -96,6 +96,7 @@ def test_signed_delivery_with_the_documented_body(
     assert first["since"] == "2026-03-14T09:00:00Z" and first["severity"] == "warning"
     assert first["evidence"]["components"]["wip_per_person"]["value"] == 3.1
     assert SECRET not in d.body.decode() and SECRET not in repr(hook)
+    assert "/hooks/teampulse" not in repr(hook)  # webhook paths often hold a token
 
 
 def test_sent_only_when_something_changed(receiver: Any, clock: Any, pressure: Any) -> None:
@@ -177,6 +178,8 @@ def test_4xx_names_the_host_and_status(receiver: Any, clock: Any, pressure: Any)
         ({"repeat_seconds": 0}, "notifiers.hook.repeat_seconds: must be at least 1"),
         ({"url": "ftp://x"}, "notifiers.hook.url: must be an http:// or https:// URL"),
         ({"headers": {}}, "notifiers.hook.headers: unknown key"),
+        ({"ca_file": "no-such-ca.pem"}, "notifiers.hook.ca_file: no such file"),
+        ({"url": "https://hooks.example/x#frag"}, "notifiers.hook.url: must not have a query or a fragment"),
     ],
 )
 def test_config_errors_name_the_key(options: dict[str, Any], message: str) -> None:
