@@ -23,7 +23,6 @@ from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus as prom
-from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
@@ -282,10 +281,7 @@ def _q(expr: str, legend: str = "", ref: str = "A", instant: bool = False, fmt: 
     q = prom.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
     if legend:
         q = q.legend_format(legend)
-    if instant:
-        q = q.instant()
-    else:
-        q = q.range()
+    q = q.instant() if instant else q.range()
     if fmt == "table":
         q = q.format(PromQueryFormat.TABLE)
     return q
@@ -311,7 +307,10 @@ def _mapping(options: dict[str, tuple[str, str]]) -> list[model.ValueMapping]:
     """Return value mappings from value to (text, colour)."""
     return [
         model.ValueMap(
-            options={k: model.ValueMappingResult(text=t, color=c, index=i) for i, (k, (t, c)) in enumerate(options.items())}
+            options={
+                k: model.ValueMappingResult(text=t, color=c, index=i)
+                for i, (k, (t, c)) in enumerate(options.items())
+            }
         )
     ]
 
@@ -342,12 +341,16 @@ def _ts(
         .height(h)
         .legend(
             cb.VizLegendOptions()
-            .display_mode(common.LegendDisplayMode.TABLE if len(targets) > 1 else common.LegendDisplayMode.LIST)
+            .display_mode(
+                common.LegendDisplayMode.TABLE if len(targets) > 1 else common.LegendDisplayMode.LIST
+            )
             .placement(common.LegendPlacement.BOTTOM)
             .show_legend(True)
             .calcs(["lastNotNull"])
         )
-        .tooltip(cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING))
+        .tooltip(
+            cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)
+        )
     )
     if line:
         p = p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE))
@@ -455,12 +458,24 @@ def overview() -> dash.Dashboard:
         "&${datasource:queryparam}&${__url_time_range}"
     )
     columns = [
-        ("A", "Alerts", f"sum by (team) (teampulse_pressure_unmatched{{{team}}}) + sum by (team) (teampulse_time_off_overridden{{{team}}} > bool 0)"),
+        (
+            "A",
+            "Alerts",
+            f"sum by (team) (teampulse_pressure_unmatched{{{team}}}) + sum by (team) (teampulse_time_off_overridden{{{team}}} > bool 0)",
+        ),
         ("B", "Pressure", f"max by (team) (teampulse_process_pressure{{{team}}})"),
         ("C", "Baseline", f"max by (team) (teampulse_process_pressure_baseline{{{team}}})"),
-        ("D", "Rise", f"max by (team) (teampulse_process_pressure{{{team}}} - teampulse_process_pressure_baseline{{{team}}})"),
+        (
+            "D",
+            "Rise",
+            f"max by (team) (teampulse_process_pressure{{{team}}} - teampulse_process_pressure_baseline{{{team}}})",
+        ),
         ("E", "People support", f"max by (team) (teampulse_people_support{{{team}}})"),
-        ("F", "Leadership actions (7d)", f"sum by (team) (increase(teampulse_leadership_actions_total{{{team}}}[7d]))"),
+        (
+            "F",
+            "Leadership actions (7d)",
+            f"sum by (team) (increase(teampulse_leadership_actions_total{{{team}}}[7d]))",
+        ),
         ("G", "Time off overridden (7d)", f"max by (team) (teampulse_time_off_overridden{{{team}}})"),
     ]
     teams_table = (
@@ -478,7 +493,10 @@ def overview() -> dash.Dashboard:
                 id_val="organize",
                 options={
                     "excludeByName": {"Time": True},
-                    "indexByName": {"team": 0, **{f"Value #{ref}": i + 1 for i, (ref, _n, _e) in enumerate(columns)}},
+                    "indexByName": {
+                        "team": 0,
+                        **{f"Value #{ref}": i + 1 for i, (ref, _n, _e) in enumerate(columns)},
+                    },
                     "renameByName": {"team": "Team", **{f"Value #{ref}": name for ref, name, _e in columns}},
                 },
             )
@@ -495,7 +513,13 @@ def overview() -> dash.Dashboard:
             "Alerts",
             [
                 _prop("decimals", 0),
-                _prop("thresholds", {"mode": "absolute", "steps": [{"value": None, "color": "green"}, {"value": 1, "color": "red"}]}),
+                _prop(
+                    "thresholds",
+                    {
+                        "mode": "absolute",
+                        "steps": [{"value": None, "color": "green"}, {"value": 1, "color": "red"}],
+                    },
+                ),
                 _prop("custom.cellOptions", {"type": "color-background"}),
             ],
         )
@@ -503,14 +527,23 @@ def overview() -> dash.Dashboard:
         .override_by_name(
             "Rise",
             [
-                _prop("thresholds", {"mode": "absolute", "steps": [{"value": None, "color": "green"}, {"value": RISE, "color": "red"}]}),
+                _prop(
+                    "thresholds",
+                    {
+                        "mode": "absolute",
+                        "steps": [{"value": None, "color": "green"}, {"value": RISE, "color": "red"}],
+                    },
+                ),
                 _prop("custom.cellOptions", {"type": "color-text"}),
             ],
         )
         .override_by_name(
             "People support",
             [
-                _prop("thresholds", {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in SUPPORT_STEPS]}),
+                _prop(
+                    "thresholds",
+                    {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in SUPPORT_STEPS]},
+                ),
                 _prop("custom.cellOptions", {"type": "color-text"}),
             ],
         )
@@ -577,7 +610,9 @@ def overview() -> dash.Dashboard:
                 )
             )
             .with_transformation(
-                model.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True, "Value": True}})
+                model.DataTransformerConfig(
+                    id_val="organize", options={"excludeByName": {"Time": True, "Value": True}}
+                )
             )
             .sort_by([cb.TableSortByFieldState().display_name("alertstate").desc(False)])
             .no_value("No teampulse alert pending or firing")
@@ -599,7 +634,9 @@ def overview() -> dash.Dashboard:
                 line=True,
                 hi=1,
                 w=24,
-            ).override_by_regexp("/ support$/", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})])
+            ).override_by_regexp(
+                "/ support$/", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]
+            )
         )
         .with_panel(
             _ts(
@@ -633,7 +670,12 @@ def overview() -> dash.Dashboard:
                 "Leadership actions per day, by team",
                 "Leadership actions in the trailing day: recorded, or seen in Jira history "
                 "(deadlines moved, work rebalanced).",
-                [_q(f"sum by (team) (increase(teampulse_leadership_actions_total{{{team}}}[1d]))", "{{team}}")],
+                [
+                    _q(
+                        f"sum by (team) (increase(teampulse_leadership_actions_total{{{team}}}[1d]))",
+                        "{{team}}",
+                    )
+                ],
                 "none",
                 bars=False,
             )
@@ -642,7 +684,12 @@ def overview() -> dash.Dashboard:
             _ts(
                 "Leadership actions per day, by kind",
                 "Leadership actions in the trailing day over the selected teams, by kind.",
-                [_q(f"sum by (kind) (increase(teampulse_leadership_actions_total{{{team}}}[1d]))", "{{kind}}")],
+                [
+                    _q(
+                        f"sum by (kind) (increase(teampulse_leadership_actions_total{{{team}}}[1d]))",
+                        "{{kind}}",
+                    )
+                ],
                 "none",
             )
         )
@@ -670,7 +717,9 @@ def team_detail() -> dash.Dashboard:
                 .datasource(DATASOURCE)
                 .enable(True)
                 .icon_color("green")
-                .expr(f"sum by (kind) (increase(teampulse_leadership_actions_total{{{t}}}[$__interval])) > 0"),
+                .expr(
+                    f"sum by (kind) (increase(teampulse_leadership_actions_total{{{t}}}[$__interval])) > 0"
+                ),
                 dash.AnnotationQuery()
                 .name("teampulse alerts")
                 .datasource(DATASOURCE)
@@ -737,7 +786,9 @@ def team_detail() -> dash.Dashboard:
                 line=True,
                 hi=1,
                 w=16,
-            ).override_by_name("alert threshold", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})])
+            ).override_by_name(
+                "alert threshold", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]
+            )
         )
         .with_panel(
             bargauge.Panel()
@@ -745,7 +796,11 @@ def team_detail() -> dash.Dashboard:
             .description("Each component's score: 0 at the team's norm, 1 at saturation.")
             .datasource(DATASOURCE)
             .with_target(
-                _q(f"max by (component) (teampulse_process_pressure_component_ratio{{{t}}})", "{{component}}", instant=True)
+                _q(
+                    f"max by (component) (teampulse_process_pressure_component_ratio{{{t}}})",
+                    "{{component}}",
+                    instant=True,
+                )
             )
             .unit("percentunit")
             .min(0)
@@ -788,7 +843,11 @@ def team_detail() -> dash.Dashboard:
                 "Work in progress per available person",
                 "Items in progress per member not on leave, and in total.",
                 [
-                    _q(f"max(teampulse_work_in_progress_per_available_person{{{t}}})", "per available person", "A"),
+                    _q(
+                        f"max(teampulse_work_in_progress_per_available_person{{{t}}})",
+                        "per available person",
+                        "A",
+                    ),
                     _q(f"max(teampulse_work_items_in_progress{{{t}}})", "in progress", "B"),
                 ],
                 "none",
@@ -835,7 +894,11 @@ def team_detail() -> dash.Dashboard:
                 "Share of work-item changes outside working hours (7 days) and after-hours meeting hours "
                 "per member (7 days).",
                 [
-                    _q(f"max(teampulse_after_hours_process_activity_ratio{{{t}}})", "work-item changes after hours", "A"),
+                    _q(
+                        f"max(teampulse_after_hours_process_activity_ratio{{{t}}})",
+                        "work-item changes after hours",
+                        "A",
+                    ),
                     _q(f"max(teampulse_after_hours_meeting_hours{{{t}}})", "meeting hours after hours", "B"),
                 ],
                 "percentunit",
@@ -928,7 +991,12 @@ def health() -> dash.Dashboard:
             _ts(
                 "Since each source's last success",
                 f"{SOURCE_DOWN_ALERT} fires past {SOURCE_DOWN_AFTER_SECONDS // 60} minutes.",
-                [_q("max by (source) (time() - teampulse_source_last_success_timestamp_seconds)", "{{source}}")],
+                [
+                    _q(
+                        "max by (source) (time() - teampulse_source_last_success_timestamp_seconds)",
+                        "{{source}}",
+                    )
+                ],
                 "s",
                 AGE_STEPS,
                 line=True,
@@ -988,7 +1056,11 @@ def health() -> dash.Dashboard:
 def _annotation_extras(board: dict[str, Any]) -> None:
     """Add the Prometheus annotation fields the SDK has no builder for."""
     extras = {
-        "Leadership actions": {"titleFormat": "{{kind}}", "textFormat": "leadership action", "tagKeys": "kind"},
+        "Leadership actions": {
+            "titleFormat": "{{kind}}",
+            "textFormat": "leadership action",
+            "tagKeys": "kind",
+        },
         "teampulse alerts": {"titleFormat": "{{alertname}}", "textFormat": "firing", "tagKeys": "alertname"},
     }
     for ann in board.get("annotations", {}).get("list", []):
@@ -1025,7 +1097,9 @@ def render() -> dict[Path, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (or with --check, compare) every generated file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="compare with the checked-in files, write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the checked-in files, write nothing"
+    )
     args = parser.parse_args(argv)
     stale = []
     for rel, text in render().items():
