@@ -79,7 +79,7 @@ def test_actions_and_prune(tmp_path: Path, items) -> None:
     old = items.make(started=NOW.replace(year=2024), done=NOW.replace(year=2024))
     store.apply_batch("jira", [old, items.make()], None, 0)
     removed = store.prune(NOW.replace(year=2025).timestamp())
-    assert removed == 3  # the old item and its two changes
+    assert removed == 1  # the old item, its history with it
     assert store.counts()["work_items"] == 1
 
 
@@ -96,10 +96,23 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.execute("PRAGMA user_version = 1")
     db.execute("COMMIT")
     db.execute("INSERT INTO signals VALUES ('ics', 'old', 'time_off', 'p_1', NULL, 0, 1, NULL)")
+    db.execute(
+        "INSERT INTO work_items (source, team, id, key, created, updated, status) "
+        "VALUES ('jira', 'payments', '1', 'PAY-1', 0, 20, 'done')"
+    )
+    db.execute("INSERT INTO changes VALUES ('jira', '1', 'b', 20, 'status', 'indeterminate', 'done', 'p_9')")
+    db.execute("INSERT INTO changes VALUES ('jira', '1', 'a', 10, 'status', 'new', 'indeterminate', 'p_9')")
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
     store.apply_batch("ics", [meeting], None, 0)
     assert [r.people for r in store.signals("meeting", 0, NOW.timestamp() + 1)] == [("p_1", "p_2")]
     assert [r.id for r in store.signals("time_off", 0, 1)] == ["old"]
+    rows = store.team_items("payments", 0, 100)
+    history = store.item_changes(rows)[("jira", "1")]
+    assert [(c.at, c.to_value, c.author) for c in history] == [
+        (10, "indeterminate", None),
+        (20, "done", None),
+    ]
+    assert store.counts()["changes"] == 2
