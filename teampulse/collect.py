@@ -143,9 +143,11 @@ class Pseudonymise:
                 changes=tuple(map(self.change, ev.changes)),
             )
         if isinstance(ev, PersonSignal):
-            return replace(ev, person=self.p(ev.person), people=tuple(self.p.many(ev.people)))
-        if isinstance(ev, LeadershipAction) and ev.person is not None:
-            return replace(ev, person=self.p(ev.person))
+            return replace(
+                ev, id=self.p.ident(ev.id), person=self.p(ev.person), people=tuple(self.p.many(ev.people))
+            )
+        if isinstance(ev, LeadershipAction):
+            return replace(ev, id=self.p.ident(ev.id), person=self.p(ev.person))
         return ev
 
 

@@ -109,7 +109,8 @@ class WorkItemRemoved:
 class PersonSignal:
     """Something a calendar or survey says about a person or a team.
 
-    `person` and `people` take e-mail addresses and are pseudonymised by the core;
+    `person` and `people` take e-mail addresses and are pseudonymised by the core, and so
+    is `id` (a keyed hash: ids like calendar UIDs may embed an address), so keep ids stable;
     `attrs` holds only what a metric needs (never a title, a comment or a name).
     The kinds the engine reads (docs/signals.md):
 

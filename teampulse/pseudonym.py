@@ -54,6 +54,11 @@ class Pseudonymiser:
             self._cache[person] = pseudonym
         return pseudonym
 
+    def ident(self, value: str) -> str:
+        """Return a keyed hash of an event id, which may embed an address (UIDs, "tz|bob@...")."""
+        digest = hmac.new(self._key, b"id|" + value.encode(), hashlib.sha256).hexdigest()
+        return "i_" + digest[:32]
+
     def many(self, people: list[str] | tuple[str, ...]) -> list[str]:
         """Pseudonymise a list of people."""
         return [p for p in (self(x) for x in people) if p]
