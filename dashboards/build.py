@@ -274,6 +274,8 @@ def render_rules() -> str:
 # --- Grafana dashboards --------------------------------------------------------------------------
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+# Annotations query at this step over the same range, so each action marks one step.
+ANNOTATION_STEP = "5m"
 
 
 def _q(expr: str, legend: str = "", ref: str = "A", instant: bool = False, fmt: str = "") -> prom.Dataquery:
@@ -431,7 +433,12 @@ def _team_var(multi: bool) -> dash.QueryVariable:
         .sort(model.VariableSort.ALPHABETICAL_ASC)
     )
     if multi:
-        v = v.multi(True).include_all(True).all_value(".*")
+        v = (
+            v.multi(True)
+            .include_all(True)
+            .all_value(".*")
+            .current(model.VariableOption(text="All", value="$__all", selected=True))
+        )
     return v
 
 
@@ -616,6 +623,8 @@ def overview() -> dash.Dashboard:
             )
             .sort_by([cb.TableSortByFieldState().display_name("alertstate").desc(False)])
             .no_value("No teampulse alert pending or firing")
+            .unit("none")
+            .thresholds(_thresholds(GREEN))
             .span(24)
             .height(6)
         )
@@ -718,7 +727,7 @@ def team_detail() -> dash.Dashboard:
                 .enable(True)
                 .icon_color("green")
                 .expr(
-                    f"sum by (kind) (increase(teampulse_leadership_actions_total{{{t}}}[$__interval])) > 0"
+                    f"sum by (kind) (increase(teampulse_leadership_actions_total{{{t}}}[{ANNOTATION_STEP}])) > 0"
                 ),
                 dash.AnnotationQuery()
                 .name("teampulse alerts")
@@ -1065,7 +1074,7 @@ def _annotation_extras(board: dict[str, Any]) -> None:
     }
     for ann in board.get("annotations", {}).get("list", []):
         ann.update(extras.get(ann["name"], {}))
-        ann["step"] = "$__interval"
+        ann["step"] = ANNOTATION_STEP
         ann["useValueForTime"] = False
 
 
