@@ -20,13 +20,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/teampulse demo
 
-# Prometheus, promtool and Alertmanager from the OS packages, where missing.
+# Prometheus, promtool, Alertmanager and headless Chromium from the OS packages, where missing.
 system-deps:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
-	    || ! command -v prometheus-alertmanager >/dev/null; then \
+	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v chromium-headless-shell >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	    --no-install-recommends prometheus prometheus-alertmanager chromium-headless-shell >/dev/null; \
 	fi
 
 lint: install

@@ -197,5 +197,7 @@ def write_people_data(org: Organisation, folder: Path, now: datetime) -> dict[st
             support, wellbeing, workload = answers.get(team.name, (4, 4, 3))
             for k in range(counts.get(team.name, 5)):
                 at = (now - timedelta(days=2 + k, hours=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                writer.writerow([at, team.name, max(1, support - k % 2), wellbeing, workload, "free text, never stored"])
+                writer.writerow(
+                    [at, team.name, max(1, support - k % 2), wellbeing, workload, "free text, never stored"]
+                )
     return {"calendars": calendars, "surveys": surveys}
