@@ -258,6 +258,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    """Represent multi-line strings (expressions) as literal blocks, long ones folded."""
     style = "|" if "\n" in data else (">" if len(data) > 100 else None)
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
@@ -328,7 +329,6 @@ def _ts(
     h: int = 8,
     lo: float | None = 0,
     hi: float | None = None,
-    bars: bool = False,
 ) -> timeseries.Panel:
     """Return a time series panel."""
     p = (
@@ -360,8 +360,6 @@ def _ts(
         p = p.min(lo)
     if hi is not None:
         p = p.max(hi)
-    if bars:
-        p = p.draw_style(common.GraphDrawStyle.BARS).fill_opacity(80)
     return p
 
 
@@ -399,6 +397,7 @@ def _stat(
 
 
 def _prop(prop: str, value: object) -> model.DynamicConfigValue:
+    """Return a field-config property for an override."""
     return model.DynamicConfigValue(id_val=prop, value=value)
 
 
@@ -420,10 +419,12 @@ def _links() -> list[dash.DashboardLink]:
 
 
 def _datasource_var() -> dash.DatasourceVariable:
+    """Return the `datasource` variable: provisioning resolves no `__inputs`."""
     return dash.DatasourceVariable("datasource").label("Data source").type("prometheus")
 
 
 def _team_var(multi: bool) -> dash.QueryVariable:
+    """Return the `team` variable (several teams, or All, when `multi`)."""
     v = (
         dash.QueryVariable("team")
         .label("Team")
@@ -443,6 +444,7 @@ def _team_var(multi: bool) -> dash.QueryVariable:
 
 
 def _dashboard(uid: str, title: str, description: str) -> dash.Dashboard:
+    """Return a dashboard with the settings, links and variable all three share."""
     return (
         dash.Dashboard(title)
         .uid(uid)
@@ -686,7 +688,6 @@ def overview() -> dash.Dashboard:
                     )
                 ],
                 "none",
-                bars=False,
             )
         )
         .with_panel(
@@ -703,10 +704,6 @@ def overview() -> dash.Dashboard:
             )
         )
     )
-
-
-def _pair(left: timeseries.Panel, right: timeseries.Panel) -> list[timeseries.Panel]:
-    return [left, right]
 
 
 def team_detail() -> dash.Dashboard:
