@@ -178,8 +178,9 @@ def alerting_rules() -> list[dict[str, Any]]:
                 "summary": "Time off on team {{ $labels.team }} was overridden under pressure",
                 "description": (
                     "{{ $value }} meeting(s) or work item(s) landed on a member's time off on team "
-                    f"{{{{ $labels.team }}}} in the last 7 days while process pressure was {pressure} "
-                    f"(baseline {baseline}). Nobody is named here: the manager sees it in the calendar. "
+                    "{{ $labels.team }} in the last 7 days, under elevated pressure or with their work "
+                    f"falling due during it (process pressure now {pressure}, baseline {baseline}). "
+                    "Nobody is named here: the manager sees it in the calendar. "
                     "To clear it: move the meeting off the time off, hand the work to someone else or "
                     "move its due date, then `teampulse action add --kind time_off_protected`."
                 ),
