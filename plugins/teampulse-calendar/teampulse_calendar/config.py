@@ -111,9 +111,9 @@ def _common(config: PluginConfig) -> CommonSettings:
         raise ConfigError(config.key("timezone"), "must be an IANA time zone such as Europe/Berlin")
     ZoneInfo(zone)
     classifier = Classifier(
-        config.str_list("one_on_one_words", ONE_ON_ONE_WORDS),
-        config.str_list("check_in_words", CHECK_IN_WORDS),
-        config.str_list("time_off_words", TIME_OFF_WORDS),
+        config.str_list("one_on_one_words", list(ONE_ON_ONE_WORDS)),
+        config.str_list("check_in_words", list(CHECK_IN_WORDS)),
+        config.str_list("time_off_words", list(TIME_OFF_WORDS)),
     )
     return CommonSettings(
         days_back=config.number("days_back", 35, 0),

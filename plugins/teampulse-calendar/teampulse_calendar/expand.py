@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -101,7 +102,30 @@ def _steps(rule: Any, seconds: float) -> int:
     return int(steps)
 
 
-def _calendar_for(series: Series, parsed: ParsedCalendar) -> icalendar.Calendar:
+def _fix_date_until(component: icalendar.Component, zone: tzinfo) -> None:
+    """Read a date-only UNTIL on a date-time rule as the end of that day, as Google means it.
+
+    RFC 5545 wants UNTIL to have DTSTART's type; dateutil reads a date as its midnight and
+    so drops the last occurrence that Google's own UI shows.
+    """
+    start: Any = component.get("DTSTART")
+    if start is None or not isinstance(start.dt, datetime):
+        return
+    rules = component.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        until = rule.get("UNTIL")
+        if not until or isinstance(until[0], datetime):
+            continue
+        end_of_day = datetime.combine(until[0], time(23, 59, 59))
+        if start.dt.tzinfo is None:
+            rule["UNTIL"] = [end_of_day]
+        else:
+            rule["UNTIL"] = [end_of_day.replace(tzinfo=zone).astimezone(UTC)]
+
+
+def _calendar_for(series: Series, parsed: ParsedCalendar, zone: tzinfo) -> icalendar.Calendar:
+    for component in series.components:
+        _fix_date_until(component, zone)
     cal = icalendar.Calendar()
     if parsed.x_wr_timezone:
         # recurring-ical-events applies X-WR-TIMEZONE (via x-wr-timezone): Google writes
@@ -132,8 +156,13 @@ def expand(
                 f"(about {steps:,} steps before the window); event skipped"
             )
             continue
+        if _outside(series, lo - _SLACK, hi + _SLACK):
+            continue
         try:
-            for occurrence in _series_occurrences(series, parsed, lo, hi, zone):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # library notes on guessed zones are not ours to log
+                found = list(_series_occurrences(series, parsed, lo, hi, zone, max_instances - count + 1))
+            for occurrence in found:
                 count += 1
                 if count > max_instances:
                     report(
@@ -145,10 +174,41 @@ def expand(
             report(f"line {series.line}: cannot expand the event ({type(exc).__name__}); event skipped")
 
 
+def _naive_utc(value: date | datetime) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(0))
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _outside(series: Series, lo: datetime, hi: datetime) -> bool:
+    """Tell cheaply whether a series without recurrence lies wholly outside [lo, hi].
+
+    Most of a long-lived calendar is single events in the past; building a query for each
+    would cost more than parsing the file.
+    """
+    try:
+        lo_n, hi_n = _naive_utc(lo), _naive_utc(hi)
+        for component in series.components:
+            if component.get("RRULE") is not None or component.get("RDATE") is not None:
+                return False
+            start: Any = component.get("DTSTART")
+            end: Any = component.get("DTEND")
+            duration: Any = component.get("DURATION")
+            first = _naive_utc(start.dt)
+            last = _naive_utc(end.dt) if end is not None else first
+            if duration is not None and end is None:
+                last = first + duration.dt
+            if first <= hi_n and max(first, last) >= lo_n:
+                return False
+    except Exception:
+        return False  # let the full expansion decide, and report
+    return True
+
+
 def _series_occurrences(
-    series: Series, parsed: ParsedCalendar, lo: datetime, hi: datetime, zone: tzinfo
+    series: Series, parsed: ParsedCalendar, lo: datetime, hi: datetime, zone: tzinfo, limit: int
 ) -> Iterator[Occurrence]:
-    query = recurring_ical_events.of(_calendar_for(series, parsed))
+    query = recurring_ical_events.of(_calendar_for(series, parsed, zone))
     # The window is widened and cut again below: floating and all-day times get their
     # offset only once converted, and the library compares them without one.
     span_lo, span_hi = lo - _SLACK, hi + _SLACK
@@ -163,3 +223,6 @@ def _series_occurrences(
                 continue
             key = occ.start.isoformat() if all_day else start.strftime("%Y-%m-%dT%H:%M:%SZ")
             yield Occurrence(series.uid, occ.as_component(False), start, end, all_day, key)
+            limit -= 1
+            if limit <= 0:
+                return

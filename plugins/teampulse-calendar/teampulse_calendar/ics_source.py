@@ -98,7 +98,9 @@ class IcsSource:
             except OSError as exc:
                 ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
                 continue
-            yield self._batch(ctx, owner, text, label, now)
+            batch = self._batch(ctx, owner, text, label, now)
+            if batch is not None:
+                yield batch
         for n, (owner, url) in enumerate(sorted(self.settings.urls.items()), 1):
             label = f"calendar URL #{n} (sources.{self.name}.urls)"
             if owner not in members:
@@ -109,17 +111,19 @@ class IcsSource:
             except FetchError as exc:
                 ctx.problem(f"{label}: cannot fetch ({exc}); skipped")
                 continue
-            yield self._batch(ctx, owner, read_text(data), label, now)
+            batch = self._batch(ctx, owner, read_text(data), label, now)
+            if batch is not None:
+                yield batch
         if skipped:
             ctx.progress(f"{skipped} calendar(s) of people in no configured team skipped")
 
-    def _batch(self, ctx: CollectContext, owner: str, text: str, label: str, now: datetime) -> Batch:
+    def _batch(self, ctx: CollectContext, owner: str, text: str, label: str, now: datetime) -> Batch | None:
         def report(message: str) -> None:
             ctx.problem(f"{label}: {message}")
 
         parsed = parse_calendar(text, report)
         if parsed is None:
-            return Batch(events=[])
+            return None
         fallback = fallback_zone(owner, ctx.teams, self.settings.common.timezone)
         signals = calendar_signals(owner, parsed, now, self.settings.common, fallback, report)
         return Batch(events=signals)

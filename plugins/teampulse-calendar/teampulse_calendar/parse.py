@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -144,7 +145,10 @@ def parse_calendar(text: str, report: Report) -> ParsedCalendar | None:
         report("line 1: not an iCalendar file (no BEGIN:VCALENDAR)")
         return None
     try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        with warnings.catch_warnings():
+            # icalendar warns when it guesses a vendor-prefixed TZID; the guess is what we want.
+            warnings.simplefilter("ignore")
+            calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except Exception as exc:  # icalendar raises ValueError and a few others on malformed text
         report(f"not a readable iCalendar file: {_safe(exc)}")
         return None
