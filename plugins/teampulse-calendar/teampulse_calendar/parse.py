@@ -130,8 +130,12 @@ def _start(component: icalendar.Component) -> date | datetime | None:
     prop: Any = component.get("DTSTART")
     if prop is None:
         return None
+    if isinstance(prop, list):
+        raise ValueError("DTSTART appears more than once")
     value = prop.dt
-    return value if isinstance(value, date) else None
+    if not isinstance(value, date):
+        raise ValueError("DTSTART is not a date or a date-time")
+    return value
 
 
 def _events(calendars: Iterable[icalendar.Component]) -> Iterable[icalendar.Component]:
@@ -171,9 +175,7 @@ def parse_calendar(text: str, report: Report) -> ParsedCalendar | None:
         try:
             start = _start(event)
         except Exception as exc:
-            report(
-                f"{_where(lines.prop(begin, 'DTSTART'))}DTSTART is not a date ({_safe(exc)}); event skipped"
-            )
+            report(f"{_where(lines.prop(begin, 'DTSTART'))}{_safe(exc)}; event skipped")
             continue
         if start is None:
             report(f"{_where(begin)}event without DTSTART; skipped")

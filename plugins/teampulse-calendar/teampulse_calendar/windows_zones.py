@@ -158,10 +158,10 @@ def resolve_zone(name: str | None) -> str | None:
     if not name:
         return None
     name = name.strip().strip('"')
-    if name in WINDOWS_TO_IANA:
-        return WINDOWS_TO_IANA[name]
     if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
         return "UTC"
+    if name in WINDOWS_TO_IANA:
+        return WINDOWS_TO_IANA[name]
     if _is_iana(name):
         return name
     # Mozilla and other clients prefix the IANA name: "/mozilla.org/20050126_1/Europe/Berlin".
