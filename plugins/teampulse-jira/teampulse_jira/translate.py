@@ -174,7 +174,6 @@ class Translator:
             if not items:
                 continue
             at = None
-            author = None
             for index, item in enumerate(items):
                 field_id = item.get("fieldId")
                 kind = fields.get(field_id) if field_id else names.get(item.get("field"))
@@ -184,8 +183,6 @@ class Translator:
                     at = parse_ts(history.get("created"))
                     if at is None:
                         break
-                    author_obj = history.get("author")
-                    author = people.learn(author_obj) if author_obj else None
                 old = item.get("from")
                 new = item.get("to")
                 if kind == "status":
@@ -197,7 +194,8 @@ class Translator:
                 elif kind == "duedate":
                     old = _due(old, item.get("fromString"))
                     new = _due(new, item.get("toString"))
-                out.append(Change(f"{history.get('id')}:{index}", at, kind, old, new, author))
+                # No author: teampulse keeps no per-person activity trail, so it is not read.
+                out.append(Change(f"{history.get('id')}:{index}", at, kind, old, new))
         if len(out) > 1 and out[0].at > out[-1].at:
             # Some Jira versions list histories newest first; keep the model's oldest-first order.
             out.sort(key=lambda c: c.at)
