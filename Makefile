@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy teampulse $(foreach p,$(PLUGINS),$(p)/$(subst -,_,$(notdir $(p))))
+	$(BIN)/mypy teampulse dashboards $(foreach p,$(PLUGINS),$(p)/$(subst -,_,$(notdir $(p))))
 
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider

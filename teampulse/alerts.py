@@ -152,7 +152,8 @@ def source_alerts(config: Config, runs: Sequence[SourceRun], now: datetime) -> l
         run = by_name.get(name)
         failing_since: float | None = None
         if run and run.consecutive_failures:
-            failing_since = run.last_success if run.last_success is not None else run.last_attempt
+            # Down since the last success, or since the first failure for a source that never worked.
+            failing_since = run.last_success if run.last_success is not None else run.failing_since
         down = failing_since is not None and now.timestamp() - failing_since >= limit
         last = iso(from_epoch(run.last_success)) if run and run.last_success else "never"
         alerts.append(

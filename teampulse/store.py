@@ -15,7 +15,7 @@ from typing import Any
 from .errors import TeampulseError
 from .model import Event, LeadershipAction, PersonSignal, StatusCategory, WorkItem, WorkItemRemoved
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _BY_TIME = itemgetter(1, 0)
 
 
@@ -84,8 +84,16 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE changes")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    # When the current run of failures began: retries must not restart the TeampulseSourceDown clock.
+    db.execute("ALTER TABLE source_runs ADD COLUMN failing_since REAL")
+    db.execute(
+        "UPDATE source_runs SET failing_since = COALESCE(last_success, last_attempt) WHERE consecutive_failures > 0"
+    )
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,7 @@ class SourceRun:
     duration: float | None
     events_total: int
     problems: int = 0
+    failing_since: float | None = None
 
 
 def _epoch(value: Any) -> float:
@@ -333,16 +342,17 @@ class Store:
             if error is None:
                 db.execute(
                     """UPDATE source_runs SET last_attempt=?, last_success=?, last_error=NULL,
-                       consecutive_failures=0, duration=?, events_total=events_total+?, problems=?
-                       WHERE source=?""",
+                       consecutive_failures=0, duration=?, events_total=events_total+?, problems=?,
+                       failing_since=NULL WHERE source=?""",
                     (started, finished, finished - started, events, problems, source),
                 )
             else:
                 db.execute(
                     """UPDATE source_runs SET last_attempt=?, last_error=?,
                        consecutive_failures=consecutive_failures+1, errors_total=errors_total+1,
-                       duration=?, events_total=events_total+?, problems=? WHERE source=?""",
-                    (started, error, finished - started, events, problems, source),
+                       duration=?, events_total=events_total+?, problems=?,
+                       failing_since=COALESCE(failing_since, ?) WHERE source=?""",
+                    (started, error, finished - started, events, problems, started, source),
                 )
 
     def source_runs(self) -> list[SourceRun]:
@@ -350,7 +360,8 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 """SELECT source, last_attempt, last_success, last_error, consecutive_failures,
-                   errors_total, duration, events_total, problems FROM source_runs ORDER BY source"""
+                   errors_total, duration, events_total, problems, failing_since
+                   FROM source_runs ORDER BY source"""
             ).fetchall()
         return [SourceRun(*row) for row in rows]
 

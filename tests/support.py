@@ -63,3 +63,8 @@ class Items:
             assignee=assignee,
             changes=tuple(changes),
         )
+
+
+def basic_config_text() -> str:
+    """Return the BASIC config (for tests that add tables to it)."""
+    return BASIC

@@ -104,7 +104,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.execute("INSERT INTO changes VALUES ('jira', '1', 'a', 10, 'status', 'new', 'indeterminate', 'p_9')")
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
     store.apply_batch("ics", [meeting], None, 0)
     assert [r.people for r in store.signals("meeting", 0, NOW.timestamp() + 1)] == [("p_1", "p_2")]
@@ -116,3 +116,28 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         (20, "done", None),
     ]
     assert store.counts()["changes"] == 2
+
+
+def test_failing_since_survives_retries(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from support import basic_config_text
+
+    from teampulse import config
+    from teampulse.alerts import source_alerts
+
+    path = tmp_path / "t.toml"
+    path.write_text(basic_config_text() + '[sources.jira]\nplugin = "jira"\n')
+    cfg = config.load(path)
+    store = Store(tmp_path / "s.db")
+    start = NOW.timestamp()
+    for minutes in range(0, 70, 10):  # a source that never worked, retried every 10 minutes
+        store.record_run("jira", start + minutes * 60, start + minutes * 60 + 1, "refused", 0)
+    [run] = store.source_runs()
+    assert run.failing_since == start and run.consecutive_failures == 7
+    [alert] = source_alerts(cfg, store.source_runs(), NOW + timedelta(minutes=61))
+    assert alert.firing and alert.since is not None
+    [early] = source_alerts(cfg, store.source_runs(), NOW + timedelta(minutes=59))
+    assert not early.firing
+    store.record_run("jira", start + 4000, start + 4001, None, 3)
+    assert store.source_runs()[0].failing_since is None
