@@ -38,7 +38,7 @@ PRESSURE_FLOORS: dict[str, float] = {
     "due_soon_share": 0.10,
     "scope_added_share": 0.05,
     "after_hours_share": 0.10,
-    "capacity_on_leave": 0.10,
+    "capacity_on_leave": 0.20,  # one of five away (a day off) is normal life
 }
 
 

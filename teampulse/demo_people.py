@@ -26,7 +26,9 @@ CRUNCH_DAYS = 5
 
 
 @dataclass
-class _Event:
+class CalendarEvent:
+    """One VEVENT of a generated calendar (times aware, or dates for all-day entries)."""
+
     uid: str
     start: datetime | date
     end: datetime | date
@@ -42,9 +44,9 @@ class _Event:
 @dataclass
 class _Calendars:
     zones: dict[str, str]
-    events: dict[str, list[_Event]] = field(default_factory=dict)
+    events: dict[str, list[CalendarEvent]] = field(default_factory=dict)
 
-    def add(self, event: _Event, owners: Iterable[str]) -> None:
+    def add(self, event: CalendarEvent, owners: Iterable[str]) -> None:
         for owner in owners:
             self.events.setdefault(owner, []).append(event)
 
@@ -68,7 +70,8 @@ def _fold(line: str) -> str:
     return "\r\n".join(out)
 
 
-def _ics(owner_zone: str, events: list[_Event], now: datetime) -> str:
+def render_calendar(owner_zone: str, events: list[CalendarEvent], now: datetime) -> str:
+    """Return an iCalendar file of these events, in UTC with the owner's X-WR-TIMEZONE."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//teampulse//demo calendars//EN",
              "CALSCALE:GREGORIAN", f"X-WR-TIMEZONE:{owner_zone}"]  # fmt: skip
     for ev in events:
@@ -115,7 +118,7 @@ def _team_calendars(cal: _Calendars, team: OrgTeam, now: datetime, index: int) -
     everyone = (team.manager_email, *team.member_emails)
     # Daily stand-up: the team check-in.
     first = _weekday_on_or_after(start, 0)
-    standup = _Event(_uid(team.name, "standup"), _local(first, time(9, 30), zone),
+    standup = CalendarEvent(_uid(team.name, "standup"), _local(first, time(9, 30), zone),
                      _local(first, time(9, 45), zone), f"{team.name} daily check-in", team.manager_email,
                      everyone, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")  # fmt: skip
     cal.add(standup, everyone)
@@ -125,7 +128,7 @@ def _team_calendars(cal: _Calendars, team: OrgTeam, now: datetime, index: int) -
         if team.name == "payments":
             # The manager lets the 1:1s lapse when the crunch begins.
             rule += f";UNTIL={_stamp(_local(crunch_start - timedelta(days=1), time(23, 0), zone))}"
-        one = _Event(_uid(team.name, "1:1", member), _local(day, time(10 + n % 4, 0), zone),
+        one = CalendarEvent(_uid(team.name, "1:1", member), _local(day, time(10 + n % 4, 0), zone),
                      _local(day, time(10 + n % 4, 30), zone), "1:1", team.manager_email,
                      (team.manager_email, member), rule)  # fmt: skip
         cal.add(one, (team.manager_email, member))
@@ -135,7 +138,7 @@ def _team_calendars(cal: _Calendars, team: OrgTeam, now: datetime, index: int) -
             day = today - timedelta(days=1 + n % 3)
             if day.weekday() >= 5:
                 day -= timedelta(days=2)
-            extra = _Event(_uid(team.name, "crunch 1:1", member), _local(day, time(15, 0), zone),
+            extra = CalendarEvent(_uid(team.name, "crunch 1:1", member), _local(day, time(15, 0), zone),
                            _local(day, time(15, 30), zone), "1:1 - crunch plan", team.manager_email,
                            (team.manager_email, member))  # fmt: skip
             cal.add(extra, (team.manager_email, member))
@@ -144,14 +147,14 @@ def _team_calendars(cal: _Calendars, team: OrgTeam, now: datetime, index: int) -
         for k in range(1, CRUNCH_DAYS):
             day = today - timedelta(days=k)
             if day.weekday() < 5:
-                late = _Event(_uid(team.name, "late", str(k)), _local(day, time(19, 30), zone),
+                late = CalendarEvent(_uid(team.name, "late", str(k)), _local(day, time(19, 30), zone),
                               _local(day, time(21, 0), zone), "release war room", team.manager_email,
                               everyone)  # fmt: skip
                 cal.add(late, everyone)
     # Past time off: a week of holiday as an all-day transparent entry, Google style.
     away = team.member_emails[index % len(team.member_emails)]
     holiday = today - timedelta(days=25)
-    cal.add(_Event(_uid(team.name, "holiday", away), holiday, holiday + timedelta(days=5), "Vacation",
+    cal.add(CalendarEvent(_uid(team.name, "holiday", away), holiday, holiday + timedelta(days=5), "Vacation",
                    transparent=True, categories="Vacation"), (away,))  # fmt: skip
 
 
@@ -159,9 +162,9 @@ def _anniversary(cal: _Calendars, org: Organisation, team: OrgTeam, now: datetim
     """Book the mobile release sync over a member's anniversary day off; return the member."""
     member = team.member_emails[1]
     today = now.astimezone(ZoneInfo(team.timezone)).date()
-    cal.add(_Event(_uid(team.name, "anniversary", member), today, today + timedelta(days=1),
+    cal.add(CalendarEvent(_uid(team.name, "anniversary", member), today, today + timedelta(days=1),
                    "Day off: 30th wedding anniversary", oof=True, transparent=True), (member,))  # fmt: skip
-    sync = _Event(_uid(team.name, "release sync"), _local(today, time(11, 0), team.timezone),
+    sync = CalendarEvent(_uid(team.name, "release sync"), _local(today, time(11, 0), team.timezone),
                   _local(today, time(12, 0), team.timezone), "Release sync", team.manager_email,
                   (team.manager_email, member, team.member_emails[2]))  # fmt: skip
     cal.add(sync, (team.manager_email, member, team.member_emails[2]))
@@ -185,7 +188,7 @@ def write_people_data(org: Organisation, folder: Path, now: datetime) -> dict[st
     calendars.mkdir(parents=True, exist_ok=True)
     for person, events in sorted(cal.events.items()):
         zone = org.timezones.get(person, "UTC")
-        (calendars / f"{person}.ics").write_text(_ics(zone, events, now), newline="")
+        (calendars / f"{person}.ics").write_text(render_calendar(zone, events, now), newline="")
     surveys = folder / "surveys"
     surveys.mkdir(parents=True, exist_ok=True)
     answers = {"payments": (2, 2, 5), "platform": (4, 4, 4), "mobile": (4, 3, 3), "data": (5, 4, 2)}

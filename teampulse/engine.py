@@ -25,6 +25,9 @@ WEEK = 7 * DAY
 SCAN_DAYS = 90
 # Fewer changes than this in a week cannot read as a high after-hours share.
 MIN_CHANGES_FOR_SHARE = 10
+# Shares of open work are taken of at least this many items, so one item due in a team with
+# four open ones is not a crunch.
+MIN_ITEMS_FOR_SHARE = 10
 TODO, IN_PROGRESS, DONE = "new", "indeterminate", "done"
 # Someone carrying this many times the team's work in progress per person is overloaded:
 # taking work off them is a leadership action (workload_rebalanced).
@@ -310,7 +313,7 @@ class _TeamHistory:
                 scope_added += 1
         changes = self._count(self.all_changes, lo, t)
         after = self._count(self.after_hours, lo, t)
-        denominator = max(open_items, 1)
+        denominator = max(open_items, MIN_ITEMS_FOR_SHARE)
         values = {
             "wip_per_person": wip / available,
             "overdue_share": overdue / denominator,

@@ -19,6 +19,8 @@ from .store import SignalRow, Store
 DAY = 86400.0
 COVERAGE_WINDOW = 14 * DAY
 TRAILING = 7 * DAY
+# A meeting already booked over coming time off is caught before it happens.
+LOOKAHEAD = 14 * DAY
 # After this many after-hours meeting hours a week per member, that part of support is 0.
 AFTER_HOURS_LIMIT_HOURS = 4.0
 SUPPORT_WEIGHTS: dict[str, float] = {
@@ -34,7 +36,9 @@ class SignalCache:
     """The people signals every team's evaluation at one time reads, loaded once."""
 
     def __init__(self, store: Store, config: Config, as_of: float) -> None:
-        self.meetings = [m for m in store.signals("meeting", 0, as_of) if m.start <= as_of]
+        self.meetings = [
+            m for m in store.signals("meeting", 0, as_of + LOOKAHEAD) if m.start <= as_of + LOOKAHEAD
+        ]
         self.time_off = store.signals("time_off", as_of - 120 * DAY, as_of + 60 * DAY)
         self.timezones = store.signals("timezone", 0, as_of + DAY)
         window = config.survey_window.total_seconds()
@@ -193,7 +197,7 @@ class PeopleHistory:
         covered = {person for _at, person in ones if person in eligible}
         coverage = (len(covered) / len(eligible) if eligible else 1.0) if self.has_calendars else None
 
-        conflicts = self.meeting_conflicts(t - TRAILING, t)
+        conflicts = self.meeting_conflicts(t - TRAILING, t + LOOKAHEAD)
         for at, person in assignments:
             if t - TRAILING < at <= t:
                 conflicts += [
@@ -215,7 +219,9 @@ class PeopleHistory:
 
         actions: list[tuple[str, float, str | None]] = [("one_on_one", at, p) for at, p in ones]
         actions += [("team_check_in", at, None) for at in self.check_ins(t - COVERAGE_WINDOW, t)]
-        conflicted = {(c.person, c.leave_start) for c in self.meeting_conflicts(t - COVERAGE_WINDOW, t)}
+        conflicted = {
+            (c.person, c.leave_start) for c in self.meeting_conflicts(t - COVERAGE_WINDOW, t + LOOKAHEAD)
+        }
         conflicted |= {(c.person, c.leave_start) for c in conflicts}
         for person, s, _end in self.leave:
             # Time off that began under pressure and that nobody booked over was protected.
