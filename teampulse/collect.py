@@ -17,6 +17,7 @@ from .model import (
     Event,
     LeadershipAction,
     PersonSignal,
+    SignalsReplaced,
     Source,
     TeamInfo,
     WorkItem,
@@ -144,8 +145,14 @@ class Pseudonymise:
             )
         if isinstance(ev, PersonSignal):
             return replace(
-                ev, id=self.p.ident(ev.id), person=self.p(ev.person), people=tuple(self.p.many(ev.people))
+                ev,
+                id=self.p.ident(ev.id),
+                person=self.p(ev.person),
+                people=tuple(self.p.many(ev.people)),
+                owner=self.p(ev.owner),
             )
+        if isinstance(ev, SignalsReplaced):
+            return replace(ev, owner=self.p(ev.owner) or "")
         if isinstance(ev, LeadershipAction):
             return replace(ev, id=self.p.ident(ev.id), person=self.p(ev.person))
         return ev

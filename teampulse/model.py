@@ -20,6 +20,7 @@ __all__ = [
     "Event",
     "LeadershipAction",
     "PersonSignal",
+    "SignalsReplaced",
     "Source",
     "Sprint",
     "StatusCategory",
@@ -134,6 +135,22 @@ class PersonSignal:
     team: str | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
     people: tuple[str, ...] = ()
+    owner: str | None = None  # whose calendar (or feed) said so: see SignalsReplaced
+
+
+@dataclass(frozen=True, slots=True)
+class SignalsReplaced:
+    """The signals that follow in this batch are all `owner` has of `kinds` in [start, end].
+
+    The store first drops this source's stored signals of that owner and those kinds whose
+    start lies in the window, so a meeting cancelled or moved off someone's time off goes
+    away. Put it first in the batch, and send it only when the owner's data was read whole.
+    """
+
+    owner: str
+    kinds: tuple[str, ...]
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +165,7 @@ class LeadershipAction:
     note: str | None = None  # recorded by hand; never exported
 
 
-Event: TypeAlias = WorkItem | WorkItemRemoved | PersonSignal | LeadershipAction
+Event: TypeAlias = WorkItem | WorkItemRemoved | PersonSignal | SignalsReplaced | LeadershipAction
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,8 @@ class PeopleHistory:
         """Return meetings a member attends during their own time off."""
         out = []
         for m in self.meetings:
-            if not (since < m.start <= until):
+            # An occurrence of a series set up long before was not booked over the time off.
+            if not (since < m.start <= until) or m.attrs.get("recurring"):
                 continue
             for person, s, e in self.leave:
                 if person in m.people and m.start < e and m.end > s:

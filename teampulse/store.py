@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TeampulseError
-from .model import Event, LeadershipAction, PersonSignal, StatusCategory, WorkItem, WorkItemRemoved
+from .model import (
+    Event,
+    LeadershipAction,
+    PersonSignal,
+    SignalsReplaced,
+    StatusCategory,
+    WorkItem,
+    WorkItemRemoved,
+)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _BY_TIME = itemgetter(1, 0)
 
 
@@ -92,8 +100,14 @@ def _v4(db: sqlite3.Connection) -> None:
     )
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    # Whose calendar a signal came from, so a re-read calendar can replace what it said before.
+    db.execute("ALTER TABLE signals ADD COLUMN owner TEXT")
+    db.execute("CREATE INDEX signals_owner ON signals (source, owner, kind, start)")
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 @dataclass(frozen=True)
@@ -240,6 +254,7 @@ class Store:
         items: list[tuple[Any, ...]] = []
         removed: list[tuple[Any, ...]] = []
         signals: list[tuple[Any, ...]] = []
+        replaced: list[tuple[Any, ...]] = []
         actions: list[tuple[Any, ...]] = []
         for ev in events:
             if isinstance(ev, WorkItem):
@@ -294,8 +309,12 @@ class Store:
                         _epoch(ev.end),
                         json.dumps(dict(ev.attrs), sort_keys=True) if ev.attrs else None,
                         json.dumps(list(ev.people)) if ev.people else None,
+                        ev.owner,
                     )
                 )
+            elif isinstance(ev, SignalsReplaced):
+                for kind in ev.kinds:
+                    replaced.append((source, ev.owner, kind, _epoch(ev.start), _epoch(ev.end)))
             elif isinstance(ev, LeadershipAction):
                 actions.append((source, ev.id, ev.team, ev.kind, _epoch(ev.at), ev.person, ev.note))
             else:
@@ -316,8 +335,12 @@ class Store:
                 "UPDATE work_items SET removed_at = ? WHERE source = ? AND team = ? AND id = ?", removed
             )
             db.executemany(
-                """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                "DELETE FROM signals WHERE source = ? AND owner = ? AND kind = ? AND start >= ? AND start <= ?",
+                replaced,
+            )
+            db.executemany(
+                """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people, owner)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 signals,
             )
             db.executemany("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?)", actions)

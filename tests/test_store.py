@@ -104,7 +104,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.execute("INSERT INTO changes VALUES ('jira', '1', 'a', 10, 'status', 'new', 'indeterminate', 'p_9')")
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
     store.apply_batch("ics", [meeting], None, 0)
     assert [r.people for r in store.signals("meeting", 0, NOW.timestamp() + 1)] == [("p_1", "p_2")]
@@ -141,3 +141,26 @@ def test_failing_since_survives_retries(tmp_path: Path) -> None:
     assert not early.firing
     store.record_run("jira", start + 4000, start + 4001, None, 3)
     assert store.source_runs()[0].failing_since is None
+
+
+def test_a_re_read_calendar_replaces_what_it_said(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from teampulse.model import PersonSignal, SignalsReplaced
+
+    store = Store(tmp_path / "s.db")
+    window = SignalsReplaced(
+        "p_bob", ("meeting", "time_off"), NOW - timedelta(days=30), NOW + timedelta(days=14)
+    )
+    sync = PersonSignal("sync", "meeting", NOW, NOW + timedelta(hours=1), people=("p_bob",), owner="p_bob")
+    shared = PersonSignal(
+        "shared", "meeting", NOW, NOW + timedelta(hours=1), people=("p_bob", "p_eve"), owner="p_eve"
+    )
+    store.apply_batch("ics", [sync, shared], None, 0)
+    # bob's calendar again, the sync cancelled: it goes; what eve's calendar said stays
+    store.apply_batch("ics", [window], None, 0)
+    assert [r.id for r in store.signals("meeting", 0, NOW.timestamp() + 86400)] == ["shared"]
+    # another source's rows are never touched
+    store.apply_batch("caldav", [sync], None, 0)
+    store.apply_batch("ics", [window], None, 0)
+    assert sorted(r.id for r in store.signals("meeting", 0, NOW.timestamp() + 86400)) == ["shared", "sync"]

@@ -13,7 +13,7 @@ from teampulse import Batch, CollectContext, SourceError
 from .config import CaldavSettings, is_email
 from .ics_source import members_of
 from .parse import ParsedCalendar, parse_calendar
-from .signals import calendar_signals, fallback_zone
+from .signals import calendar_signals, fallback_zone, replacing
 
 __all__ = ["CaldavSource", "caldav_available"]
 
@@ -156,4 +156,5 @@ def _batch(
         ctx.problem(f"{label}: {message}")
 
     fallback = fallback_zone(owner, ctx.teams, settings.common.timezone)
-    return Batch(events=calendar_signals(owner, parsed, now, settings.common, fallback, report_all))
+    signals = calendar_signals(owner, parsed, now, settings.common, fallback, report_all)
+    return Batch(events=replacing(owner, now, settings.common, signals))

@@ -27,19 +27,18 @@ ONE_ON_ONE_WORDS: tuple[str, ...] = (
     "catch-up",
     "catchup",
 )
+# A team check-in is the lead asking how the team is doing. Stand-ups, dailies and syncs are
+# process ceremonies: counting them as leadership would let any team answer pressure by
+# meeting about the work.
 CHECK_IN_WORDS: tuple[str, ...] = (
     "check-in",
     "checkin",
-    "standup",
-    "stand-up",
-    "daily scrum",
-    "daily",
+    "team check-in",
     "retro",
     "retrospective",
-    "team sync",
-    "team meeting",
-    "weekly sync",
-    "huddle",
+    "team health",
+    "health check",
+    "pulse check",
 )
 TIME_OFF_WORDS: tuple[str, ...] = (
     "vacation",

@@ -56,6 +56,7 @@ class Occurrence:
     end: datetime
     all_day: bool
     key: str  # the occurrence in ids: UTC "2026-03-02T09:00:00Z", or the date for all-day ones
+    recurring: bool = False  # one of a series (RRULE/RDATE), not a one-off booking
 
 
 def _to_utc(value: date | datetime, zone: tzinfo, unknown_zone: bool) -> datetime:
@@ -222,7 +223,10 @@ def _series_occurrences(
             if not (start <= hi and (end > lo or start >= lo)):
                 continue
             key = occ.start.isoformat() if all_day else start.strftime("%Y-%m-%dT%H:%M:%SZ")
-            yield Occurrence(series.uid, occ.as_component(False), start, end, all_day, key)
+            recurring = any(
+                c.get("RRULE") is not None or c.get("RDATE") is not None for c in series.components
+            )
+            yield Occurrence(series.uid, occ.as_component(False), start, end, all_day, key, recurring)
             limit -= 1
             if limit <= 0:
                 return

@@ -14,7 +14,7 @@ from teampulse import Batch, CollectContext
 
 from .config import IcsSettings, is_email
 from .parse import parse_calendar
-from .signals import calendar_signals, fallback_zone
+from .signals import calendar_signals, fallback_zone, replacing
 
 __all__ = ["MAX_BYTES", "IcsSource", "members_of", "read_text"]
 
@@ -126,7 +126,7 @@ class IcsSource:
             return None
         fallback = fallback_zone(owner, ctx.teams, self.settings.common.timezone)
         signals = calendar_signals(owner, parsed, now, self.settings.common, fallback, report)
-        return Batch(events=signals)
+        return Batch(events=replacing(owner, now, self.settings.common, signals))
 
 
 class FetchError(Exception):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import icalendar
 
-from teampulse import PersonSignal, TeamInfo
+from teampulse import Event, PersonSignal, SignalsReplaced, TeamInfo
 
 from .config import CommonSettings, is_email
 from .expand import Occurrence, expand
@@ -125,6 +125,14 @@ def calendar_signals(
     return list(out.values())
 
 
+def replacing(
+    owner: str, now: datetime, settings: CommonSettings, signals: list[PersonSignal]
+) -> list[Event]:
+    """Return the batch for one calendar read whole: it replaces what it said before."""
+    window = SignalsReplaced(owner, ("meeting", "time_off"), now - settings.back, now + settings.ahead)
+    return [window, *(replace(s, owner=owner) for s in signals)]
+
+
 def _signals(
     owner: str, occurrences: Iterable[Occurrence], settings: CommonSettings
 ) -> Iterator[PersonSignal]:
@@ -159,5 +167,5 @@ def _signals(
             end=occ.end,
             person=who.organizer or owner,
             people=who.people,
-            attrs={"category": classifier.category(title)},
+            attrs={"category": classifier.category(title), "recurring": occ.recurring},
         )

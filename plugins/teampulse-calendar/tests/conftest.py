@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from teampulse import PersonSignal, TeamInfo
+from teampulse import PersonSignal, SignalsReplaced, TeamInfo
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 3, 16, 12, tzinfo=UTC)
@@ -44,7 +44,11 @@ def run(source: Any, ctx: Ctx | None = None) -> tuple[list[list[PersonSignal]], 
     batches = []
     for batch in source.collect(ctx):
         assert batch.cursor is None  # every collection reads every calendar afresh
-        batches.append(list(batch.events))
+        window, *events = batch.events
+        # every calendar read whole replaces what it said before in the store
+        assert isinstance(window, SignalsReplaced) and window.kinds == ("meeting", "time_off")
+        assert all(isinstance(e, PersonSignal) and e.owner == window.owner for e in events)
+        batches.append(events)
     return batches, ctx
 
 

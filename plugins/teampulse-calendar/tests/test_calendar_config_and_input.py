@@ -89,9 +89,10 @@ def test_defaults_and_overrides(monkeypatch) -> None:
         ("One-on-one: Chen", "one_on_one"),
         ("one on one", "one_on_one"),
         ("Weekly check-in", "check_in"),
-        ("Daily Standup", "check_in"),
+        ("Daily Standup", "meeting"),  # process ceremonies are not leadership check-ins
+        ("Team check-in: how are we doing?", "check_in"),
         ("Sprint retro", "check_in"),
-        ("Team sync", "check_in"),
+        ("Team sync", "meeting"),
         ("Release 11:15 go/no-go", "meeting"),
         ("Q1-12 planning", "meeting"),
         ("Checking invoices", "meeting"),
