@@ -2,23 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/teampulse-jira plugins/teampulse-survey plugins/teampulse-notifiers
+PLUGINS := plugins/teampulse-jira plugins/teampulse-calendar plugins/teampulse-survey plugins/teampulse-notifiers
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench system-deps install clean
+.PHONY: demo demo-stack test lint typecheck unit bench system-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
-	$(BIN)/pip install -q -e '.[test]' $(foreach p,$(PLUGINS),-e $(p))
+	# caldav 3 brings urllib3-future, which would replace the urllib3 that requests and jira
+	# use; built from source with this switch it installs beside it instead (NOTES.md).
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install -q --no-binary=urllib3-future urllib3-future urllib3
+	$(BIN)/pip install -q -e '.[test]' -e plugins/teampulse-jira -e 'plugins/teampulse-calendar[caldav,test]' \
+	  -e plugins/teampulse-survey -e plugins/teampulse-notifiers
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
 	$(BIN)/teampulse demo
+
+# The demo with Prometheus (the shipped rules) and Alertmanager beside it.
+demo-stack: install system-deps
+	$(BIN)/python dashboards/demo_stack.py
 
 # Prometheus, promtool, Alertmanager and headless Chromium from the OS packages, where missing.
 system-deps:
