@@ -10,9 +10,9 @@ from pathlib import Path
 
 # `make test` installs the caldav extra and radicale: a missing one fails here, never skips.
 import caldav
-import radicale as radicale_server  # noqa: F401
 import icalendar
 import pytest
+import radicale as radicale_server  # noqa: F401
 import teampulse_calendar
 
 from teampulse import ConfigError, PluginConfig, SourceError
