@@ -38,6 +38,25 @@ def _days(seconds: float) -> str:
     return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
 
 
+def _missing(snap: TeamSnapshot) -> str:
+    """Say in numbers which leadership answers are missing since the episode began."""
+    if snap.episode_start is None:
+        return ""
+    days = _days((snap.as_of - snap.episode_start).total_seconds())
+    parts = []
+    if snap.carriers and snap.people.has_calendars:
+        missing = snap.carriers - snap.carriers_met
+        if missing:
+            parts.append(
+                f"no 1:1 with {missing} of the {snap.carriers} people carrying work in progress in {days}"
+            )
+    if not snap.actions_since_episode.get("deadline_renegotiated"):
+        parts.append("no due date moved later and no item taken out of the sprint")
+    if not snap.actions_since_episode.get("workload_rebalanced"):
+        parts.append("no work taken off an overloaded or absent person")
+    return ("Missing: " + "; ".join(parts) + ". ") if parts else ""
+
+
 def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     """Return the ProcessPressureWithoutLeadership state of a team."""
     rose = [c for c in snap.components if c.score > 0]
@@ -69,6 +88,7 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
         + f"Leadership actions since then: {actions} (at least {need} needed"
         + (", none recorded" if actions == 0 else "")
         + "). "
+        + _missing(snap)
         + "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an item out "
         "of the sprint, rebalance work, or record what was done with `teampulse action add`."
     )
@@ -91,6 +111,8 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
             "now": snap.facts(),
             "actions_since_episode": dict(snap.actions_since_episode),
             "min_actions": need,
+            "carriers": snap.carriers,
+            "carriers_with_one_on_one": snap.carriers_met,
         },
     )
 
@@ -102,6 +124,8 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     meetings = sum(1 for c in conflicts if c.kind == "meeting")
     assignments = len(conflicts) - meetings
     first = iso(from_epoch(conflicts[0].at)) if conflicts else None
+    # A meeting booked over coming time off fires now, not when it happens.
+    since = iso(min(from_epoch(conflicts[0].at), snap.as_of)) if conflicts else None
     what = ", ".join(
         part
         for part in (
@@ -112,7 +136,8 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     )
     description = (
         (
-            f"In the last 7 days {what} over a member's time off on team {snap.team}, first at {first}, "
+            f"{what[0].upper()}{what[1:]} over a member's time off on team {snap.team} (in the last 7 days "
+            f"or the next 14), the first at {first}, "
             f"while process pressure was {snap.pressure:.2f} (baseline {snap.baseline:.2f}) or work assigned "
             "to them fell due during it. Nobody is named here: their manager can see it in the calendar. "
             "To clear it: move the meeting off the time off or hand the work to someone else or move its "
@@ -126,7 +151,7 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
         labels={"team": snap.team},
         severity="warning",
         firing=firing,
-        since=first if firing else None,
+        since=since,
         summary=(
             f"Time off on team {snap.team} was overridden under pressure"
             if firing

@@ -26,6 +26,7 @@ paths = ["calendars/*.ics"]
 plugin = "survey-csv"
 paths = ["surveys/*.csv"]
 scale = [1, 5]
+invert = ["workload"]           # a 5 on workload means too much: it scores low
 [sources.pulse.questions]
 q_support = "support"
 q_wellbeing = "wellbeing"

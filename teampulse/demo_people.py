@@ -119,7 +119,7 @@ def _team_calendars(cal: _Calendars, team: OrgTeam, now: datetime, index: int) -
     # Daily stand-up: the team check-in.
     first = _weekday_on_or_after(start, 0)
     standup = CalendarEvent(_uid(team.name, "standup"), _local(first, time(9, 30), zone),
-                     _local(first, time(9, 45), zone), f"{team.name} daily check-in", team.manager_email,
+                     _local(first, time(9, 45), zone), f"{team.name} daily stand-up", team.manager_email,
                      everyone, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")  # fmt: skip
     cal.add(standup, everyone)
     for n, member in enumerate(team.member_emails):

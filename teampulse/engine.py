@@ -76,6 +76,8 @@ class TeamSnapshot:
     pressure_unmatched: bool
     people: PeopleView
     time_off_overridden: tuple[Conflict, ...]  # conflicts under pressure, trailing 7 days
+    carriers: int = 0  # members holding work in progress now
+    carriers_met: int = 0  # of those, how many had a 1:1 with their manager since the episode began
 
     @property
     def support(self) -> float:
@@ -490,6 +492,10 @@ def evaluate_team(
         # a time_off_protected action recorded after the conflict says it was put right
         and not any(at >= c.at for at in protections)
     )
+    member_set = set(people.members)
+    holding = {i.assignee_on(t_end) for i in history.items if i.status_on(t_end) == IN_PROGRESS} & member_set
+    holding -= people.on_leave(t_end)  # work parked with someone away is carried by nobody
+    met = {p for _at, p in people.one_on_ones(episode_start, t_end)} if episode_start is not None else set()
     held = episode_start is not None and t_end - episode_start >= config.alerts.grace.total_seconds()
     unmatched = held and sum(since_counts.values()) < config.alerts.min_actions
     recent_cycles = [c for done, c in history.cycle if t_end - 28 * DAY < done <= t_end]
@@ -521,6 +527,8 @@ def evaluate_team(
         pressure_unmatched=unmatched,
         people=view,
         time_off_overridden=overridden,
+        carriers=len(holding),
+        carriers_met=len(holding & met),
     )
 
 
