@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,9 +50,31 @@ def _as_of(value: str | None) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
+_ADDRESS = re.compile(r"[\w.+-]+(@|%40)[\w-]+(\.[\w-]+)+")
+
+
+class _Redact(logging.Filter):
+    """Mask e-mail addresses in every log line: defence in depth behind the pseudonymiser."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _ADDRESS.search(message):
+            record.msg, record.args = _ADDRESS.sub("<address>", message), None
+        return True
+
+
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=level, format="teampulse: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("teampulse: %(levelname)s: %(message)s"))
+    handler.addFilter(_Redact())
+    ours = logging.getLogger("teampulse")
+    ours.setLevel(logging.WARNING - 10 * verbose)
+    ours.addHandler(handler)
+    ours.propagate = False
+    # Client libraries log request URLs (with query strings) and, for jira, whole reply bodies:
+    # they speak only through the errors teampulse turns into one line.
+    for name in ("urllib3", "requests", "jira", "niquests", "caldav"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 config_option = click.option(

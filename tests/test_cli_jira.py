@@ -93,10 +93,10 @@ def test_second_sync_fetches_only_what_changed(tmp_path: Path, org: Organisation
         path = _config(tmp_path, server.url, org)
         path.write_text(path.read_text().replace('token_env = "', 'page_size = 20\ntoken_env = "'))
         assert _teampulse("collect", "--config", str(path), "--quiet").returncode == 0
-        first = server.stats.count("search")
+        first = server.stats.count("search/jql")
         server.stats.reset()
         assert _teampulse("collect", "--config", str(path), "--quiet").returncode == 0
-        second = server.stats.count("search")
+        second = server.stats.count("search/jql")
     assert first > 2 * len(org.teams)  # many pages the first time
     assert second <= len(org.teams)  # one page per team: only the overlap window
 
