@@ -22,6 +22,8 @@ def _e(text: object) -> str:
 def _level(snap: TeamSnapshot) -> tuple[str, str]:
     if snap.pressure_unmatched:
         return "alert", "pressure without leadership"
+    if snap.time_off_overridden:
+        return "alert", "time off overridden"
     if snap.elevated:
         return "answered", "under pressure, answered"
     if snap.pressure >= 0.3:
