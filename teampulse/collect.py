@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ConfigError, SourceError
-from .kinds import Notifier
+from .kinds import Notifier, PluginConfig
 from .model import (
     Change,
     Event,
@@ -81,44 +81,36 @@ class CollectReport:
         return [f"source {r.source}: {p}" for r in self.results for p in r.problems]
 
 
-def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
-    """Create every configured source; a bad table raises ConfigError naming the file."""
-    sources: dict[str, Source] = {}
-    for name, table in config.sources.items():
+def _build(
+    config: Config, tables: Mapping[str, PluginConfig], kinds: Mapping[str, Any], what: str
+) -> dict[str, Any]:
+    """Create one object per configured table from its kind; errors name the file and key."""
+    built: dict[str, Any] = {}
+    for name, table in tables.items():
         kind_name = table.options["plugin"]
-        kind = registry.sources.get(kind_name)
+        kind = kinds.get(kind_name)
         if kind is None:
-            known = ", ".join(sorted(registry.sources)) or "none installed"
+            known = ", ".join(sorted(kinds)) or "none installed"
             raise ConfigError(
-                f"sources.{name}.plugin",
-                f"unknown source kind {kind_name!r} (installed: {known})",
+                f"{table.section}.{name}.plugin",
+                f"unknown {what} kind {kind_name!r} (installed: {known})",
                 str(config.path),
             )
         try:
-            sources[name] = kind.create(table)
+            built[name] = kind.create(table)
         except ConfigError as exc:
             raise exc.with_path(str(config.path)) from None
-    return sources
+    return built
+
+
+def build_sources(config: Config, registry: Registry) -> dict[str, Source]:
+    """Create every configured source."""
+    return _build(config, config.sources, registry.sources, "source")
 
 
 def build_notifiers(config: Config, registry: Registry) -> dict[str, Notifier]:
-    """Create every configured notifier; a bad table raises ConfigError naming the file."""
-    notifiers: dict[str, Notifier] = {}
-    for name, table in config.notifiers.items():
-        kind_name = table.options["plugin"]
-        kind = registry.notifiers.get(kind_name)
-        if kind is None:
-            known = ", ".join(sorted(registry.notifiers)) or "none installed"
-            raise ConfigError(
-                f"notifiers.{name}.plugin",
-                f"unknown notifier kind {kind_name!r} (installed: {known})",
-                str(config.path),
-            )
-        try:
-            notifiers[name] = kind.create(table)
-        except ConfigError as exc:
-            raise exc.with_path(str(config.path)) from None
-    return notifiers
+    """Create every configured notifier."""
+    return _build(config, config.notifiers, registry.notifiers, "notifier")
 
 
 class Pseudonymise:

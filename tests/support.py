@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from teampulse.model import Change, StatusCategory, WorkItem
@@ -68,3 +72,30 @@ class Items:
 def basic_config_text() -> str:
     """Return the BASIC config (for tests that add tables to it)."""
     return BASIC
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 10.0) -> bytes:
+    """GET a URL and return the body."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return bytes(r.read())
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "the condition") -> None:
+    """Poll until `predicate` holds; a server not up yet (OSError) counts as not yet."""
+    deadline = time.time() + timeout
+    last: Exception | None = None
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except (OSError, KeyError, ValueError) as exc:
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last error: {last}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from support import free_port
+
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_backfilled_history_is_queryable_in_prometheus(tmp_path: Path) -> None:
@@ -49,7 +44,7 @@ def test_backfilled_history_is_queryable_in_prometheus(tmp_path: Path) -> None:
     data = tmp_path / "tsdb"
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(out), str(data)],
                    check=True, capture_output=True)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
     prom = subprocess.Popen(
         ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={data}",

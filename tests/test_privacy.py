@@ -7,15 +7,11 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from support import http_get
+
 from teampulse.jira_emulator import generate_organisation
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return bytes(r.read())
 
 
 def test_demo_leaks_no_email_or_name(tmp_path: Path) -> None:
@@ -35,10 +31,10 @@ def test_demo_leaks_no_email_or_name(tmp_path: Path) -> None:
             assert url, line + log_path.read_text()
             base = url.group(0)
             exposed = {
-                "metrics": _get(base + "metrics"),
-                "page": _get(base),
-                "teams": _get(base + "api/v1/teams"),
-                "alerts": _get(base + "api/v1/alerts"),
+                "metrics": http_get(base + "metrics"),
+                "page": http_get(base),
+                "teams": http_get(base + "api/v1/teams"),
+                "alerts": http_get(base + "api/v1/alerts"),
             }
             time.sleep(0.5)
         finally:

@@ -5,43 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port, http_get, wait_until
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return bytes(r.read())
-
-
-def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + timeout
-    last: Exception | None = None
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting; last error: {last}")
 
 
 @pytest.fixture
@@ -49,7 +24,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     org = generate_organisation(seed=5)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
         path = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="1h")
-        port = _free_port()
+        port = free_port()
         env = dict(os.environ, TEAMPULSE_PSEUDONYM_KEY="e2e-key-0123456789abc", **{TOKEN_ENV: "t"})
         proc = subprocess.Popen(
             [
@@ -69,7 +44,7 @@ def served(tmp_path: Path) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait(lambda: b'teampulse_source_up{source="jira"} 1.0' in _get(url + "/metrics"))
+            wait_until(lambda: b'teampulse_source_up{source="jira"} 1.0' in http_get(url + "/metrics"))
             yield url
         finally:
             proc.terminate()
@@ -78,7 +53,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) -> None:
     assert shutil.which("prometheus"), "make test installs prometheus"
-    port = _free_port()
+    port = free_port()
     target = served.removeprefix("http://")
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -98,12 +73,12 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
     api = f"http://127.0.0.1:{port}/api/v1/query?query="
 
     def query(expr: str) -> list[dict]:  # type: ignore[type-arg]
-        body = json.loads(_get(api + urllib.parse.quote(expr)))
+        body = json.loads(http_get(api + urllib.parse.quote(expr)))
         assert body["status"] == "success"
         return list(body["data"]["result"])
 
     try:
-        _wait(lambda: len(query("teampulse_process_pressure")) == 4)
+        wait_until(lambda: len(query("teampulse_process_pressure")) == 4)
         for metric in (
             "teampulse_process_throughput",
             "teampulse_work_items_completed_total",
@@ -124,7 +99,9 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
         assert query('up{job="teampulse"}')[0]["value"][1] == "1"
         # only bounded, team-level labels reach Prometheus
         series = json.loads(
-            _get(f"http://127.0.0.1:{port}/api/v1/series?match[]=" + urllib.parse.quote('{job="teampulse"}'))
+            http_get(
+                f"http://127.0.0.1:{port}/api/v1/series?match[]=" + urllib.parse.quote('{job="teampulse"}')
+            )
         )
         labels = {k for s in series["data"] for k in s}
         assert labels <= {
@@ -149,9 +126,9 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
 
 
 def test_team_page_and_health(served: str) -> None:
-    page = _get(served + "/").decode()
+    page = http_get(served + "/").decode()
     assert "payments" in page
     assert "Pressure without leadership" in page or "elevated since" in page
     assert "@" not in page
-    health = json.loads(_get(served + "/healthz"))
+    health = json.loads(http_get(served + "/healthz"))
     assert health["status"] == "ok" and health["sources"] == {"jira": {"up": True}}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import scenarios
 import yaml
+from support import free_port
 
 from teampulse.app import Runtime
 from teampulse.jira_emulator import EmulatorServer
@@ -41,12 +41,6 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "teampulse.cli", *args], capture_output=True, text=True, env=_env()
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +103,7 @@ def test_prometheus_rules_agree_with_the_engine(
     world: tuple[Path, EmulatorServer], engine_verdict: set[tuple[str, str]], tmp_path: Path
 ) -> None:
     config, _ = world
-    serve_port, prom_port = _free_port(), _free_port()
+    serve_port, prom_port = free_port(), free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "teampulse.cli", "serve", "--config", str(config), "--listen", f"127.0.0.1:{serve_port}"],
         env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

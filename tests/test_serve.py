@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -17,13 +16,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from support import BASIC, KEY
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from support import BASIC, KEY, free_port
 
 
 def _start(
@@ -31,7 +24,7 @@ def _start(
 ) -> tuple[subprocess.Popen[str], int]:
     config = tmp_path / "teampulse.toml"
     config.write_text(BASIC)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
