@@ -101,15 +101,20 @@ def decode_floor(url: str) -> tuple[float, int, int, int]:
                 break
         capped += team_capped
         bulk_requests += math.ceil(team_capped / 1000)
-    started = time.process_time()
-    for body in bodies:
-        json.loads(body)
-    return time.process_time() - started, issues, pages + bulk_requests, capped
+    # Best of three: the floor is a property of the pages, not of what else the machine does.
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        for body in bodies:
+            json.loads(body)
+        best = min(best, time.process_time() - started)
+    return best, issues, pages + bulk_requests, capped
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--issues", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=2, help="first syncs to run; the best CPU counts")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -128,15 +133,25 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = _config(Path(tmp), url)
             env = dict(os.environ, BENCH_JIRA_TOKEN="x", TEAMPULSE_PSEUDONYM_KEY="bench-key-0123456789abcdef")
-            urllib.request.urlopen(urllib.request.Request(f"{url}/_emulator/stats/reset", method="POST"))
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(config)], env=env, capture_output=True, text=True
-            )
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return 1
-            sync = json.loads(out.stdout.strip().splitlines()[-1])
-            stats = json.loads(_get(f"{url}/_emulator/stats"))
+            runs = []
+            # Best of `--runs` first syncs, each into a fresh store in a fresh process.
+            for n in range(args.runs):
+                (Path(tmp) / "bench.db").unlink(missing_ok=True)
+                urllib.request.urlopen(urllib.request.Request(f"{url}/_emulator/stats/reset", method="POST"))
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(config)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                    return 1
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                if n == 0:
+                    stats = json.loads(_get(f"{url}/_emulator/stats"))
+            sync = min(runs, key=lambda r: r["cpu"])
+            sync["peak_mib"] = max(r["peak_mib"] for r in runs)
         floor_s, issues, page_requests, capped = decode_floor(url)
     finally:
         emulator.terminate()
@@ -154,10 +169,13 @@ def main() -> int:
     )
     print(f"  by endpoint:            {json.dumps(stats['by_endpoint'], sort_keys=True)}")
     print(f"wall time:                {sync['wall']:.1f} s")
+    each = ", ".join(f"{r['cpu'] / issues * 1e6:.0f}" for r in runs)
     print(
-        f"CPU per issue:            {sync['cpu'] / issues * 1e6:.0f} us (teampulse, whole sync into SQLite)"
+        f"CPU per issue:            {sync['cpu'] / issues * 1e6:.0f} us (whole sync into SQLite; best of {each})"
     )
-    print(f"decode floor per issue:   {floor_s / issues * 1e6:.0f} us (json.loads of the same pages)")
+    print(
+        f"decode floor per issue:   {floor_s / issues * 1e6:.0f} us (json.loads of the same pages, best of 3)"
+    )
     print(f"ratio to the floor:       {sync['cpu'] / floor_s:.2f}x (target at most 3x)")
     print(f"peak memory (RSS):        {sync['peak_mib']:.0f} MiB (target under 500 MB)")
     return 0

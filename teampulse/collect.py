@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -150,6 +152,22 @@ class Pseudonymise:
         return ev
 
 
+@contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """Run the generational GC less often while pages of JSON turn into events.
+
+    A sync allocates millions of short-lived, acyclic objects; with the default thresholds
+    the collector walks the young generation every 700 of them, a fifth of a sync's CPU.
+    Memory stays bounded by a page, so fewer collections cost nothing real.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def collect_all(
     config: Config,
     store: Store,
@@ -159,6 +177,18 @@ def collect_all(
     on_progress: Callable[[str], None] | None = None,
 ) -> CollectReport:
     """Collect every source; one failing source does not stop the others."""
+    with _bulk_allocation():
+        return _collect_all(config, store, sources, pseudonym, now, on_progress)
+
+
+def _collect_all(
+    config: Config,
+    store: Store,
+    sources: Mapping[str, Source],
+    pseudonym: Pseudonymiser,
+    now: datetime,
+    on_progress: Callable[[str], None] | None,
+) -> CollectReport:
     report = CollectReport()
     teams = [t.info() for t in config.teams]
     scrub = Pseudonymise(pseudonym)
