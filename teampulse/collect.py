@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -132,11 +132,14 @@ class Pseudonymise:
 
     def __call__(self, ev: Event) -> Event:
         if isinstance(ev, WorkItem):
-            return replace(
-                ev,
-                assignee=self.p(ev.assignee),
-                changes=tuple(map(self.change, ev.changes)),
-            )
+            changes = ev.changes
+            if any(c.field == "assignee" for c in changes):
+                changes = tuple(map(self.change, changes))
+            # Positional construction: this runs once per synced issue, and replace() is slow.
+            return WorkItem(
+                ev.id, ev.key, ev.team, ev.created, ev.updated, ev.status_category, ev.due,
+                self.p(ev.assignee), ev.sprints, changes,
+            )  # fmt: skip
         if isinstance(ev, PersonSignal):
             return replace(
                 ev,
