@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +38,8 @@ MIXIN = ROOT / "dashboards"
 TEAM = "payments"  # the demo's crunch team: elevated, and unmatched until the test records an action
 DEMO_SEED = 7  # `teampulse demo`'s default
 
-# Panel queries over metrics that only the demo's people side produces (calendars and a
-# survey, from the teampulse-calendar and teampulse-survey plugins). With those plugins
-# installed, as `make test` should, they must return data like every other query; without
-# them the demo is process-side only and these must just parse. Remove the exemption once the
-# people plugins are always installed.
-NEEDS_PEOPLE_PLUGINS = {
+# People-side panels: they have data only because the demo has calendars and a survey.
+PEOPLE_PANELS = {
     'max(teampulse_one_on_one_coverage_ratio{team="$team"})',
     'max(teampulse_after_hours_meeting_hours{team="$team"})',
     'max by (dimension) (teampulse_survey_score_ratio{team="$team"})',
@@ -353,18 +348,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_every_panel_query_returns_data(stack: Stack) -> None:
+    # `make test` installs the calendar and survey plugins: every panel, people side included,
+    # must show data on the demo.
+    assert stack.people, "teampulse-calendar and teampulse-survey must be installed (make test does)"
     empty = []
     for q in panel_queries():
         result = stack.query(substitute(q.expr))  # fails unless Prometheus accepts the query
-        if not result and (stack.people or q.expr not in NEEDS_PEOPLE_PLUGINS):
+        if not result:
             empty.append(f"{q.board}: {q.where}: {q.expr}")
     assert not empty, "queries without data on the demo:\n" + "\n".join(empty)
-    assert {q.expr for q in panel_queries()} >= NEEDS_PEOPLE_PLUGINS, "a listed query is in no panel"
-    if not stack.people:
-        warnings.warn(
-            "teampulse-calendar or teampulse-survey is not installed: the people panels were only parsed",
-            stacklevel=1,
-        )
+    assert {q.expr for q in panel_queries()} >= PEOPLE_PANELS, "a people panel went missing"
 
 
 def test_every_variable_query_returns_teams(stack: Stack) -> None:
