@@ -10,7 +10,7 @@ import statistics
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Config, Team
@@ -542,8 +542,3 @@ def evaluate(
     """Return every configured team's snapshot at `as_of`."""
     cache = SignalCache(store, config, as_of.timestamp())
     return [evaluate_team(config, team, store, as_of, pseudonym, signals, cache) for team in config.teams]
-
-
-def local_date(t: datetime, team: Team) -> date:
-    """Return the team's calendar date at `t`."""
-    return t.astimezone(team.timezone).date()

@@ -12,7 +12,6 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .config import Config
 from .engine import TeamSnapshot
 from .kinds import AlertState
 from .store import SourceRun
@@ -273,8 +272,3 @@ def metric_names() -> list[str]:
     """Return every metric family name the exporter can produce."""
     state = ExportState()
     return [m.name for m in SnapshotCollector(state).collect()]
-
-
-def config_sources(config: Config) -> list[str]:
-    """Return the configured source names."""
-    return list(config.sources)

@@ -60,11 +60,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def to_epoch(value: datetime) -> float:
-    """Return seconds since the epoch."""
-    return value.timestamp()
-
-
 def from_epoch(value: float) -> datetime:
     """Return an aware UTC datetime."""
     return datetime.fromtimestamp(value, UTC)
