@@ -726,6 +726,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         endpoint = "unknown"
         status: int | str = 500
+        recorded = False
         try:
             try:
                 route, match, api = self._route(path)
@@ -756,11 +757,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             except Exception:
                 log.exception("emulator error on %s %s", self.command, path)
                 status, payload = 500, {"errorMessages": ["Internal server error"], "errors": {}}
+            # Counted before the reply leaves, so a client that reads the stats right after its
+            # last reply sees that request counted.
+            srv.stats.record(endpoint, status)
+            recorded = True
             self._send_json(int(status), payload)
         except (BrokenPipeError, ConnectionResetError):
             status = "disconnected"
         finally:
-            srv.stats.record(endpoint, status)
+            if not recorded:
+                srv.stats.record(endpoint, status)
 
     def _route(
         self, path: str
