@@ -32,14 +32,18 @@ SUPPORT_WEIGHTS: dict[str, float] = {
 }
 
 
+def _once(rows: list[SignalRow]) -> list[SignalRow]:
+    """Keep one row per id: the same meeting may come from two sources (ics and CalDAV)."""
+    return list({row.id: row for row in rows}.values())
+
+
 class SignalCache:
     """The people signals every team's evaluation at one time reads, loaded once."""
 
     def __init__(self, store: Store, config: Config, as_of: float) -> None:
-        self.meetings = [
-            m for m in store.signals("meeting", 0, as_of + LOOKAHEAD) if m.start <= as_of + LOOKAHEAD
-        ]
-        self.time_off = store.signals("time_off", as_of - 120 * DAY, as_of + 60 * DAY)
+        horizon = as_of + LOOKAHEAD
+        self.meetings = _once([m for m in store.signals("meeting", 0, horizon) if m.start <= horizon])
+        self.time_off = _once(store.signals("time_off", as_of - 120 * DAY, as_of + 60 * DAY))
         self.timezones = store.signals("timezone", 0, as_of + DAY)
         window = config.survey_window.total_seconds()
         self.responses = store.signals("survey_response", as_of - window, as_of)
