@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -104,8 +105,6 @@ class Runtime:
         self, team: str, kind: str, at: datetime, note: str | None, source: str = "recorded"
     ) -> str:
         """Store a leadership action recorded by hand; return its id."""
-        import hashlib
-
         if self.config.team(team) is None:
             raise ValueError(f"unknown team {team!r}")
         ident = hashlib.sha256(f"{team}|{kind}|{at.isoformat()}|{note or ''}".encode()).hexdigest()[:16]

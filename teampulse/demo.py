@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from .jira_emulator import OrgTeam
 from .pseudonym import KEY_ENV, new_key
 
 TOKEN_ENV = "TEAMPULSE_DEMO_JIRA_TOKEN"
@@ -35,7 +37,7 @@ q_workload = "workload"
 
 
 def write_demo_config(
-    workdir: Path, jira_url: str, teams: list[object], interval: str = "1m", people: bool = False
+    workdir: Path, jira_url: str, teams: Sequence[OrgTeam], interval: str = "1m", people: bool = False
 ) -> Path:
     """Write the demo's config next to its store and return its path."""
     lines = [
@@ -51,11 +53,11 @@ def write_demo_config(
     for team in teams:
         lines += [
             "[[teams]]",
-            f'name = "{team.name}"',  # type: ignore[attr-defined]
-            f'manager = "{team.manager_email}"',  # type: ignore[attr-defined]
-            f"members = {_toml_list(team.member_emails)}",  # type: ignore[attr-defined]
-            f'jql = "project = {team.project_key}"',  # type: ignore[attr-defined]
-            f'timezone = "{team.timezone}"',  # type: ignore[attr-defined]
+            f'name = "{team.name}"',
+            f'manager = "{team.manager_email}"',
+            f"members = {_toml_list(team.member_emails)}",
+            f'jql = "project = {team.project_key}"',
+            f'timezone = "{team.timezone}"',
             "",
         ]
     lines += [
@@ -92,7 +94,7 @@ def run_demo(port: int, seed: int, workdir: str | None) -> None:
         click.echo("teampulse demo: calendar and survey plugins not installed: process side only", err=True)
     click.echo(f"teampulse demo: {len(org.teams)} teams, files in {folder}", err=True)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
-        path = write_demo_config(folder, emulator.url, list(org.teams), people=people)
+        path = write_demo_config(folder, emulator.url, org.teams, people=people)
         runtime = Runtime.open(str(path))
         try:
             report = runtime.collect(on_progress=lambda m: click.echo(f"teampulse demo: {m}", err=True))

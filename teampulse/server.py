@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -165,8 +166,6 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             if not token:
                 self._json(403, {"error": f"the actions API is off: set {API_TOKEN_ENV} to turn it on"})
                 return
-            import hmac
-
             # With basic auth on (--web-config), Authorization carries it; the token then
             # comes in X-Teampulse-Token.
             given = self.headers.get("X-Teampulse-Token") or self.headers.get(
