@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 
 from teampulse.model import Change, StatusCategory, WorkItem
 
@@ -99,3 +103,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str =
             last = exc
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last error: {last}")
+
+
+def load_mixin_build() -> ModuleType:
+    """Import dashboards/build.py (a script, not a package)."""
+    name = "teampulse_mixin_build"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "dashboards" / "build.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -8,7 +8,6 @@ variable query of every dashboard against Prometheus' query API.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -23,11 +22,11 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from support import load_mixin_build
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.exporter import metric_names
@@ -46,14 +45,7 @@ PEOPLE_PANELS = {
 }
 
 
-def load_build() -> ModuleType:
-    """Import dashboards/build.py (a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("teampulse_mixin_build", MIXIN / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+load_build = load_mixin_build
 
 
 build = load_build()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
+from support import load_mixin_build
 
 from teampulse import alerts
 from teampulse.config import AlertSettings
@@ -24,14 +22,7 @@ RULES = MIXIN / "rules" / "teampulse.rules.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
 
-def load_build() -> ModuleType:
-    """Import dashboards/build.py (a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("teampulse_mixin_build", MIXIN / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+load_build = load_mixin_build
 
 
 build = load_build()
