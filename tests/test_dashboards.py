@@ -45,10 +45,7 @@ PEOPLE_PANELS = {
 }
 
 
-load_build = load_mixin_build
-
-
-build = load_build()
+build = load_mixin_build()
 BOARDS: dict[str, dict[str, Any]] = {
     uid: json.loads((MIXIN / path).read_text()) for uid, path in build.DASHBOARD_PATHS.items()
 }

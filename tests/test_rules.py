@@ -22,10 +22,7 @@ RULES = MIXIN / "rules" / "teampulse.rules.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
 
-load_build = load_mixin_build
-
-
-build = load_build()
+build = load_mixin_build()
 
 
 def known_metrics() -> set[str]:
