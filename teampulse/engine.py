@@ -7,10 +7,10 @@ backfill all call `evaluate`.
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .config import Config, Team
@@ -285,24 +285,58 @@ class _TeamHistory:
     def _count(self, times: Sequence[float], lo: float, hi: float) -> int:
         return bisect_right(times, hi) - bisect_right(times, lo)
 
-    def day(self, t: float) -> _Day:
-        today = datetime.fromtimestamp(t, self.team.timezone).date()
-        soon = (today + timedelta(days=7)).isoformat()
-        today_s = today.isoformat()
-        open_items = wip = overdue = due_soon = 0
+    def _open_work(self, times: Sequence[float]) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Count open, in-progress, overdue and due-soon items at each of `times` (ascending).
+
+        Each item's history is cut into pieces of constant status and due date, and each piece
+        adds to a run of days at once (difference arrays), so the cost grows with the changes,
+        not with items times days: a team of thousands of open items replays 90 days quickly.
+        """
+        n = len(times)
+        dates = [datetime.fromtimestamp(t, self.team.timezone).date().isoformat() for t in times]
+        diffs = [[0] * (n + 1) for _ in range(4)]
+        opened, wip, overdue, soon = diffs
+
+        def add(diff: list[int], lo: int, hi: int) -> None:
+            if lo < hi:
+                diff[lo] += 1
+                diff[hi] -= 1
+
         for item in self.items:
-            status = item.status_on(t)
-            if status is None or status == DONE:
-                continue
-            open_items += 1
-            if status == IN_PROGRESS:
-                wip += 1
-            due = item.due_on(t)
-            if due is not None:
-                if due < today_s:
-                    overdue += 1
-                elif due < soon:
-                    due_soon += 1
+            points = sorted({*item.status_at, *item.due_at})
+            for index, start in enumerate(points):
+                status = item.status_on(start)
+                if status is None or status == DONE:
+                    continue
+                lo = bisect_left(times, start)
+                hi = bisect_left(times, points[index + 1]) if index + 1 < len(points) else n
+                if lo >= hi:
+                    continue
+                add(opened, lo, hi)
+                if status == IN_PROGRESS:
+                    add(wip, lo, hi)
+                due = item.due_on(start)
+                if due is not None:
+                    late = bisect_right(dates, due)  # first day whose date is past the due date
+                    week_before = (date.fromisoformat(due) - timedelta(days=7)).isoformat()
+                    near = bisect_right(dates, week_before)  # first day within 7 days of it
+                    add(overdue, max(lo, late), hi)
+                    add(soon, max(lo, near), min(hi, late))
+        result = []
+        for diff in diffs:
+            running, counts = 0, []
+            for k in range(n):
+                running += diff[k]
+                counts.append(running)
+            result.append(counts)
+        return result[0], result[1], result[2], result[3]
+
+    def series(self, times: Sequence[float]) -> list[_Day]:
+        """Return the process-side values at each of `times` (ascending)."""
+        opened, wip, overdue, soon = self._open_work(times)
+        return [self._day(t, opened[k], wip[k], overdue[k], soon[k]) for k, t in enumerate(times)]
+
+    def _day(self, t: float, open_items: int, wip: int, overdue: int, due_soon: int) -> _Day:
         on_leave = len({person for person, s, e in self.leave if s <= t < e})
         on_leave = min(on_leave, self.members)
         available = max(self.members - on_leave, 1)
@@ -402,7 +436,7 @@ def evaluate_team(
     history = _TeamHistory(team, store, pseudonym, t_end)
     settings = config.pressure
     ref_days = max(int(settings.reference.total_seconds() // DAY), 1)
-    days = [history.day(t_end - k * DAY) for k in range(SCAN_DAYS, -1, -1)]
+    days = history.series([t_end - k * DAY for k in range(SCAN_DAYS, -1, -1)])
     extra = [s for s in (signals or {}).values() if s.side == "pressure"]
     weights = dict(settings.weights)
     total_weight = sum(weights.values()) + sum(s.weight for s in extra)
