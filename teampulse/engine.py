@@ -260,6 +260,7 @@ class _TeamHistory:
         )
         self.add_times = [a[0] for a in self.adds]
         self.members = len(team.members)
+        self._wip: dict[str | None, tuple[list[float], list[float]]] | None = None
         members = set(pseudonym.many(list(team.members))) if pseudonym else set()
         self.leave = [
             (row.person, row.start, row.end)
@@ -373,22 +374,22 @@ class _TeamHistory:
         }
         return _Day(t, values, facts)
 
-    def derived_actions(self, since: float, until: float) -> dict[str, int]:
-        """Count leadership actions visible in the work items' history."""
-        counts: dict[str, int] = {}
+    def derived_actions(self, until: float) -> list[tuple[str, float]]:
+        """Return the leadership actions visible in the work items' history, as (kind, at)."""
+        found: list[tuple[str, float]] = []
         for at, before, after in self.due_moves:
-            if since <= at <= until and before and after and after > before:
-                counts["deadline_renegotiated"] = counts.get("deadline_renegotiated", 0) + 1
+            if at <= until and before and after and after > before:
+                found.append(("deadline_renegotiated", at))
         for at, before, after in self.sprint_removals:
             removed = {s.strip() for s in (before or "").split(",") if s.strip()} - {
                 s.strip() for s in (after or "").split(",") if s.strip()
             }
-            if since <= at <= until and removed:
-                counts["deadline_renegotiated"] = counts.get("deadline_renegotiated", 0) + 1
+            if at <= until and removed:
+                found.append(("deadline_renegotiated", at))
         for at, person in self.reassignments:
-            if since <= at <= until and self._overloaded_or_away(person, at):
-                counts["workload_rebalanced"] = counts.get("workload_rebalanced", 0) + 1
-        return counts
+            if at <= until and self._overloaded_or_away(person, at):
+                found.append(("workload_rebalanced", at))
+        return found
 
     def due_during(self, person: str, start: float, end: float, t: float) -> bool:
         """Tell whether open work assigned to `person` at `t` falls due within [start, end]."""
@@ -406,14 +407,36 @@ class _TeamHistory:
         if any(p == person and s <= t < e for p, s, e in self.leave):
             return True
         just_before = t - 1.0
-        theirs = team = 0
+        index = self._wip_index()
+        team = _covering(index.get(None), just_before)
+        theirs = _covering(index.get(person), just_before)
+        return theirs >= 2 and theirs >= OVERLOAD_FACTOR * team / max(self.members, 1)
+
+    def _wip_index(self) -> dict[str | None, tuple[list[float], list[float]]]:
+        """Index when each person (and, under None, the team) held each item in progress."""
+        if self._wip is not None:
+            return self._wip
+        spans: dict[str | None, list[tuple[float, float]]] = {}
         for item in self.items:
-            if item.status_on(just_before) == IN_PROGRESS:
-                team += 1
-                if item.assignee_on(just_before) == person:
-                    theirs += 1
-        available = max(self.members, 1)
-        return theirs >= 2 and theirs >= OVERLOAD_FACTOR * team / available
+            points = sorted({*item.status_at, *item.assignee_at})
+            for index, start in enumerate(points):
+                if item.status_on(start) != IN_PROGRESS:
+                    continue
+                end = points[index + 1] if index + 1 < len(points) else float("inf")
+                spans.setdefault(None, []).append((start, end))
+                holder = item.assignee_on(start)
+                if holder is not None:
+                    spans.setdefault(holder, []).append((start, end))
+        self._wip = {who: (sorted(a for a, _ in s), sorted(b for _, b in s)) for who, s in spans.items()}
+        return self._wip
+
+
+def _covering(index: tuple[list[float], list[float]] | None, t: float) -> int:
+    """Count the [start, end) spans of a sorted index that contain `t`."""
+    if index is None:
+        return 0
+    starts, ends = index
+    return bisect_right(starts, t) - bisect_right(ends, t)
 
 
 def _score(value: float, norm: float, saturation: float) -> float:
@@ -489,12 +512,14 @@ def evaluate_team(
     since_counts: dict[str, int] = {}
     for kind, _at, _person in recorded:
         since_counts[kind] = since_counts.get(kind, 0) + 1
+    derived = history.derived_actions(t_end)
     if episode_start is not None:
-        for kind, n in history.derived_actions(episode_start, t_end).items():
-            since_counts[kind] = since_counts.get(kind, 0) + n
+        for kind, at in derived:
+            if at >= episode_start:
+                since_counts[kind] = since_counts.get(kind, 0) + 1
     totals = store.action_counts(team.name, t_end)
-    for kind, n in history.derived_actions(0.0, t_end).items():
-        totals[kind] = totals.get(kind, 0) + n
+    for kind, _at in derived:
+        totals[kind] = totals.get(kind, 0) + 1
 
     def elevated_at(t: float) -> bool:
         index = len(flags) - 1 - round((t_end - t) / DAY)
