@@ -10,6 +10,7 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+import orjson
 import requests
 from jira import JIRA, JIRAError
 
@@ -208,6 +209,16 @@ class Transport:
         client = self.client
         url = client._get_url(path) if api is None else client._get_url(path, base=_base(api))
         return self.call(what, lambda: client._session.get(url, params=params).json(), missing_ok=missing_ok)
+
+    def get_page(self, what: str, path: str, params: dict[str, Any]) -> Any:
+        """GET a search page through the client's session and decode it with orjson.
+
+        Search pages are most of a sync's bytes; orjson decodes them in about a third of the
+        time json takes, and the request still goes through the client (auth, errors).
+        """
+        client = self.client
+        url = client._get_url(path)
+        return self.call(what, lambda: orjson.loads(client._session.get(url, params=params).content))
 
     def post(self, what: str, path: str, body: dict[str, Any], *, api: str | None = None) -> Any:
         """POST a JSON body to a REST path and return the JSON reply."""

@@ -257,21 +257,20 @@ class _Collection:
 
     def _pages(self, jql: str) -> Iterator[list[Any]]:
         """Yield the pages of a search, one at a time (memory stays bounded by a page)."""
-        client = self.client
         size = self.settings.page_size
         if self.cloud:
             token: str | None = None
             while True:
-                call = partial(
-                    client.enhanced_search_issues,
-                    jql,
-                    nextPageToken=token,
-                    maxResults=size,
-                    fields=list(self.fields),  # the client rewrites this list in place
-                    expand="changelog",
-                    json_result=True,
-                )
-                reply = self._dict("search", self.transport.call("search", call))
+                # What enhanced_search_issues(json_result=True) sends, decoded faster.
+                params: dict[str, Any] = {
+                    "jql": jql,
+                    "maxResults": size,
+                    "fields": ",".join(self.fields),
+                    "expand": "changelog",
+                }
+                if token:
+                    params["nextPageToken"] = token
+                reply = self._dict("search", self.transport.get_page("search", "search/jql", params))
                 yield _issues(reply)
                 token = reply.get("nextPageToken")
                 if not token or reply.get("isLast") is True:
@@ -295,16 +294,15 @@ class _Collection:
         rewinds = 0
         while True:
             ask = start - 1 if previous is not None else start
-            call = partial(
-                self.client.search_issues,
-                jql,
-                startAt=ask,
-                maxResults=size + (1 if previous is not None else 0),
-                fields=list(self.fields),
-                expand="changelog",
-                json_result=True,
-            )
-            reply = self._dict("search", self.transport.call("search", call))
+            # What search_issues(json_result=True) sends, decoded faster.
+            params = {
+                "jql": jql,
+                "startAt": ask,
+                "maxResults": size + (1 if previous is not None else 0),
+                "fields": ",".join(self.fields),
+                "expand": "changelog",
+            }
+            reply = self._dict("search", self.transport.get_page("search", "search", params))
             rows = _issues(reply)
             if previous is not None and rows and rows[0].get("id") != previous and rewinds < MAX_REWINDS:
                 rewinds += 1
