@@ -107,14 +107,17 @@ def decode_floor(url: str) -> tuple[float, int, int, int]:
                 break
         capped += team_capped
         bulk_requests += math.ceil(team_capped / 1000)
-    # Best of three: the floor is a property of the pages, not of what else the machine does.
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        for body in bodies:
+    # Each page's best of three: the floor is a property of the pages, not of what else the
+    # machine happened to do during one pass.
+    floor = 0.0
+    for body in bodies:
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
             json.loads(body)
-        best = min(best, time.process_time() - started)
-    return best, issues, pages + bulk_requests, capped
+            best = min(best, time.process_time() - started)
+        floor += best
+    return floor, issues, pages + bulk_requests, capped
 
 
 def main() -> int:
@@ -180,7 +183,7 @@ def main() -> int:
         f"CPU per issue:            {sync['cpu'] / issues * 1e6:.0f} us (whole sync into SQLite; best of {each})"
     )
     print(
-        f"decode floor per issue:   {floor_s / issues * 1e6:.0f} us (json.loads of the same pages, best of 3)"
+        f"decode floor per issue:   {floor_s / issues * 1e6:.0f} us (json.loads of the same pages, each page's best of 3)"
     )
     print(f"ratio to the floor:       {sync['cpu'] / floor_s:.2f}x (target at most 3x)")
     print(f"peak memory (RSS):        {sync['peak_mib']:.0f} MiB during the sync (target under 500 MB)")

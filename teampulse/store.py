@@ -12,6 +12,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import TeampulseError
 from .model import (
     Event,
@@ -259,7 +261,7 @@ class Store:
         for ev in events:
             if isinstance(ev, WorkItem):
                 sprints = (
-                    json.dumps(
+                    orjson.dumps(
                         [
                             {
                                 "id": s.id,
@@ -269,14 +271,14 @@ class Store:
                             }
                             for s in ev.sprints
                         ]
-                    )
+                    ).decode()
                     if ev.sprints
                     else None
                 )
                 # Authors are not kept: no metric needs them (privacy by construction).
                 entries = [[c.id, c.at.timestamp(), c.field, c.from_value, c.to_value] for c in ev.changes]
                 entries.sort(key=_BY_TIME)
-                history = json.dumps(entries) if entries else None
+                history = orjson.dumps(entries).decode() if entries else None
                 started, done = _item_times(ev, entries)
                 items.append(
                     (
@@ -421,7 +423,7 @@ class Store:
         """Return the changes of these items, oldest first, keyed by (source, item id)."""
         result: dict[tuple[str, str], list[ChangeRow]] = {}
         for item in items:
-            entries = json.loads(item.history) if item.history else []
+            entries = orjson.loads(item.history) if item.history else []
             result[(item.source, item.id)] = [
                 ChangeRow(item.id, at, fld, frm, to, None) for _id, at, fld, frm, to in entries
             ]
