@@ -735,7 +735,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 )
                 fault = self._faults(srv, path)
                 if fault is not None:
-                    status = self._send_fault(fault)
+                    status = "dropped" if fault.kind == "drop" else fault.status
+                    srv.stats.record(endpoint, status)  # before the reply, as below
+                    recorded = True
+                    self._send_fault(fault)
                     return
                 body = self._read_body()
                 login = srv.credentials.check(self.headers.get("Authorization")) if srv.credentials else None
