@@ -163,7 +163,8 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
                     [
                         {
                             "alert": a.alert,
-                            **({"team": a.labels["team"]} if "team" in a.labels else {}),
+                            # every entry has the contract's keys; source alerts add "source"
+                            "team": a.labels.get("team"),
                             **({"source": a.labels["source"]} if "source" in a.labels else {}),
                             "severity": a.severity,
                             "since": a.since,

@@ -246,3 +246,17 @@ def test_check_fires_for_the_crunch_and_an_action_clears_it(tmp_path: Path, org:
     cleared = _teampulse("check", "--config", str(path), "--as-of", AS_OF, "--format", "json")
     assert cleared.returncode == 0, cleared.stdout
     assert json.loads(cleared.stdout) == []
+
+
+def test_check_reports_a_source_that_stays_down(tmp_path: Path, org: Organisation) -> None:
+    path = _config(tmp_path, "http://127.0.0.1:9", org)
+    text = path.read_text().replace('token_env = "', 'max_retries = 0\ntoken_env = "')
+    path.write_text(text + '\n[alerts]\nsource_down_after = "1s"\n')
+    assert _teampulse("collect", "--config", str(path), "--quiet").returncode == 2
+    time.sleep(1.2)
+    result = _teampulse("check", "--config", str(path), "--offline", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    down = [a for a in json.loads(result.stdout) if a["alert"] == "TeampulseSourceDown"]
+    assert len(down) == 1
+    assert down[0]["source"] == "jira" and down[0]["team"] is None and down[0]["severity"] == "critical"
+    assert "127.0.0.1:9" in down[0]["description"]
