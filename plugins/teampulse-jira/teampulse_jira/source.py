@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +22,7 @@ __all__ = ["BULKFETCH_MAX_ISSUES", "SEARCH_FIELDS", "JiraSource"]
 SEARCH_FIELDS = ("status", "created", "updated", "duedate", "assignee", "resolutiondate")
 BULKFETCH_MAX_ISSUES = 1000
 BULKFETCH_MAX_HISTORIES = 10000  # histories per bulkfetch page: the documented maximum
+_UNSEEN = object()  # marks an issue id not yielded yet (an id-only row has no `updated`)
 CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only ids are asked for
 DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
 CHANGELOG_PAGE = 100
@@ -259,26 +259,31 @@ class _Collection:
         """Yield the pages of a search, one at a time (memory stays bounded by a page)."""
         size = self.settings.page_size
         if self.cloud:
-            token: str | None = None
-            while True:
-                # What enhanced_search_issues(json_result=True) sends, decoded faster.
-                params: dict[str, Any] = {
-                    "jql": jql,
-                    "maxResults": size,
-                    "fields": ",".join(self.fields),
-                    "expand": "changelog",
-                }
-                if token:
-                    params["nextPageToken"] = token
-                reply = self._dict("search", self.transport.get_page("search", "search/jql", params))
+            for reply in self._token_replies("search", jql, size, self.fields, "changelog"):
                 yield _issues(reply)
-                token = reply.get("nextPageToken")
-                if not token or reply.get("isLast") is True:
-                    return
         else:
-            yield from self._offset_pages(jql)
+            yield from self._offset_pages("search", jql, size, self.fields, "changelog")
 
-    def _offset_pages(self, jql: str) -> Iterator[list[Any]]:
+    def _token_replies(
+        self, what: str, jql: str, size: int, fields: Sequence[str], expand: str | None
+    ) -> Iterator[dict[str, Any]]:
+        """Page a Cloud search/jql by nextPageToken, sending what enhanced_search_issues sends."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
+            if expand:
+                params["expand"] = expand
+            if token:
+                params["nextPageToken"] = token
+            reply = self._dict(what, self.transport.get_page(what, "search/jql", params))
+            yield reply
+            token = reply.get("nextPageToken")
+            if not token or reply.get("isLast") is True:
+                return
+
+    def _offset_pages(
+        self, what: str, jql: str, size: int, fields: Sequence[str], expand: str | None
+    ) -> Iterator[list[Any]]:
         """Page a Data Center search by startAt, catching rows that moved up between pages.
 
         When an issue already read is updated (it moves to the end of `ORDER BY updated`) or
@@ -287,28 +292,28 @@ class _Collection:
         search steps back a page, and issues already yielded (in the same state) are not yielded
         again.
         """
-        size = self.settings.page_size
         start = 0
         previous: str | None = None  # id of the last row read, expected at start - 1
         seen: dict[Any, Any] = {}  # issue id -> its `updated` when yielded
         rewinds = 0
         while True:
             ask = start - 1 if previous is not None else start
-            # What search_issues(json_result=True) sends, decoded faster.
-            params = {
+            # What search_issues(json_result=True) sends.
+            params: dict[str, Any] = {
                 "jql": jql,
                 "startAt": ask,
                 "maxResults": size + (1 if previous is not None else 0),
-                "fields": ",".join(self.fields),
-                "expand": "changelog",
+                "fields": ",".join(fields),
             }
-            reply = self._dict("search", self.transport.get_page("search", "search", params))
+            if expand:
+                params["expand"] = expand
+            reply = self._dict(what, self.transport.get_page(what, "search", params))
             rows = _issues(reply)
             if previous is not None and rows and rows[0].get("id") != previous and rewinds < MAX_REWINDS:
                 rewinds += 1
                 start, previous = max(0, start - size), None
                 continue
-            fresh = [issue for issue in rows if seen.get(issue.get("id")) != _raw_updated(issue)]
+            fresh = [issue for issue in rows if seen.get(issue.get("id"), _UNSEEN) != _raw_updated(issue)]
             seen.update((issue.get("id"), _raw_updated(issue)) for issue in fresh)
             yield fresh
             start = ask + len(rows)
@@ -319,41 +324,15 @@ class _Collection:
 
     def _list_ids(self, base: str) -> set[int]:
         """Return the ids of every issue that matches a team's JQL now."""
-        client = self.client
-        ids: set[int] = set()
         if self.cloud:
-            token: str | None = None
-            while True:
-                call = partial(
-                    client.enhanced_search_issues,
-                    base,
-                    nextPageToken=token,
-                    maxResults=CLOUD_ID_PAGE,
-                    fields=["id"],
-                    json_result=True,
-                )
-                reply = self._dict("reconcile", self.transport.call("reconcile", call))
-                ids.update(int(issue["id"]) for issue in _issues(reply))
-                token = reply.get("nextPageToken")
-                if not token or reply.get("isLast") is True:
-                    return ids
-        start = 0
-        while True:
-            call = partial(
-                client.search_issues,
-                base,
-                startAt=start,
-                maxResults=DC_ID_PAGE,
-                fields=["id"],
-                json_result=True,
+            pages: Iterable[list[Any]] = (
+                _issues(reply)
+                for reply in self._token_replies("reconcile", base, CLOUD_ID_PAGE, ["id"], None)
             )
-            reply = self._dict("reconcile", self.transport.call("reconcile", call))
-            issues = _issues(reply)
-            ids.update(int(issue["id"]) for issue in issues)
-            start += len(issues)
-            total = reply.get("total")
-            if not issues or (isinstance(total, int) and start >= total):
-                return ids
+        else:
+            # The same moved-row guard as the sync: a skipped row would read as a deleted issue.
+            pages = self._offset_pages("reconcile", base, DC_ID_PAGE, ["id"], None)
+        return {int(issue["id"]) for page in pages for issue in page}
 
     # -- changelog top-ups --
 
