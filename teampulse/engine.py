@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -507,43 +508,29 @@ def evaluate_team(
         elif not elevated and in_episode:
             in_episode, episode_start = False, None
     last = days[-1]
-    since = episode_start if episode_start is not None else t_end
-    recorded = store.actions(team.name, since, t_end) if episode_start is not None else []
-    since_counts: dict[str, int] = {}
-    for kind, _at, _person in recorded:
-        since_counts[kind] = since_counts.get(kind, 0) + 1
-    derived = history.derived_actions(t_end)
-    if episode_start is not None:
-        for kind, at in derived:
-            if at >= episode_start:
-                since_counts[kind] = since_counts.get(kind, 0) + 1
-    totals = store.action_counts(team.name, t_end)
-    for kind, _at in derived:
-        totals[kind] = totals.get(kind, 0) + 1
 
     def elevated_at(t: float) -> bool:
         index = len(flags) - 1 - round((t_end - t) / DAY)
         return 0 <= index < len(flags) and flags[index]
 
+    recorded = store.actions(team.name, 0.0, t_end)
     people = PeopleHistory(config, team, cache or SignalCache(store, config, t_end), pseudonym, t_end)
-    view = people.view(
-        history.assignments, len(store.actions(team.name, t_end - 14 * DAY, t_end)), elevated_at
+    recent = sum(1 for _kind, at, _p in recorded if at >= t_end - 14 * DAY)
+    view = people.view(history.assignments, recent, elevated_at)
+    # Every leadership action up to as_of, from every side that can see one, as (kind, at).
+    actions = [(kind, at) for kind, at, _p in recorded]
+    actions += history.derived_actions(t_end)
+    actions += [("one_on_one", at) for at, _p in people.one_on_ones(0.0, t_end)]
+    actions += [("team_check_in", at) for at in people.check_ins(0.0, t_end)]
+    actions += [(kind, at) for kind, at, _p in view.actions if kind == "time_off_protected"]
+    totals = dict(Counter(kind for kind, _at in actions))
+    since_counts = (
+        dict(Counter(kind for kind, at in actions if at >= episode_start))
+        if episode_start is not None
+        else {}
     )
-    if episode_start is not None:
-        for kind, at, _person in view.actions:
-            if at >= episode_start:
-                since_counts[kind] = since_counts.get(kind, 0) + 1
-    totals["one_on_one"] = totals.get("one_on_one", 0) + len(people.one_on_ones(0.0, t_end))
-    totals["team_check_in"] = totals.get("team_check_in", 0) + len(people.check_ins(0.0, t_end))
-    protected = sum(1 for kind, _at, _p in view.actions if kind == "time_off_protected")
-    if protected:
-        totals["time_off_protected"] = totals.get("time_off_protected", 0) + protected
-    totals = {k: v for k, v in totals.items() if v}
-    protections = [
-        at
-        for kind, at, _p in store.actions(team.name, t_end - 7 * DAY, t_end)
-        if kind == "time_off_protected"
-    ]
+    # Only a recorded protection says a conflict was put right after the fact.
+    protections = [at for kind, at, _p in recorded if kind == "time_off_protected" and at >= t_end - 7 * DAY]
     overridden = tuple(
         c
         for c in view.conflicts

@@ -448,15 +448,6 @@ class Store:
             ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def action_counts(self, team: str, until: float) -> dict[str, int]:
-        """Return a team's leadership actions by kind up to `until` (a counter)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT kind, COUNT(*) FROM actions WHERE team = ? AND at <= ? GROUP BY kind",
-                (team, until),
-            ).fetchall()
-        return {r[0]: int(r[1]) for r in rows}
-
     def signals(self, kind: str, since: float, until: float) -> list[SignalRow]:
         """Return the signals of a kind that overlap [since, until]."""
         with self._lock:

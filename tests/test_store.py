@@ -75,7 +75,7 @@ def test_actions_and_prune(tmp_path: Path, items) -> None:
     store = Store(tmp_path / "s.db")
     store.add_action(LeadershipAction("a1", "payments", "one_on_one", NOW))
     store.add_action(LeadershipAction("a1", "payments", "one_on_one", NOW))
-    assert store.action_counts("payments", NOW.timestamp()) == {"one_on_one": 1}
+    assert [kind for kind, _at, _p in store.actions("payments", 0, NOW.timestamp())] == ["one_on_one"]
     old = items.make(started=NOW.replace(year=2024), done=NOW.replace(year=2024))
     store.apply_batch("jira", [old, items.make()], None, 0)
     removed = store.prune(NOW.replace(year=2025).timestamp())
