@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -99,7 +100,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str =
         try:
             if predicate():
                 return
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, IndexError, ValueError) as exc:
             last = exc
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last error: {last}")
@@ -117,3 +118,31 @@ def load_mixin_build() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def start_serve(
+    config: Path, port: int, env: dict[str, str], *extra: str, quiet: bool = True
+) -> subprocess.Popen[str]:
+    """Start `teampulse serve` on loopback; quiet sends its output nowhere, else to pipes."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    command = ["serve", "--config", str(config), "--listen", f"127.0.0.1:{port}", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "teampulse.cli", *command], env=env, stdout=output, stderr=output, text=True
+    )
+
+
+def scrape_config(target: str, rules: str | None = None) -> str:
+    """Return a Prometheus config that scrapes `target` (HOST:PORT) every second."""
+    rule_files = f"rule_files: ['{rules}']\n" if rules else ""
+    return (
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + rule_files
+        + f"scrape_configs:\n  - job_name: teampulse\n    static_configs:\n      - targets: ['{target}']\n"
+    )  # fmt: skip
+
+
+def start_prometheus(folder: Path, port: int, config: str, *extra: str) -> subprocess.Popen[bytes]:
+    """Write prometheus.yml into `folder` and start Prometheus on loopback, its data beside it."""
+    (folder / "prometheus.yml").write_text(config)
+    command = [f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}", *extra]  # fmt: skip
+    return subprocess.Popen(["prometheus", *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

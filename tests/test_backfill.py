@@ -12,7 +12,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import free_port
+from support import free_port, start_prometheus
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
@@ -41,16 +41,14 @@ def test_backfilled_history_is_queryable_in_prometheus(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.rstrip().endswith("# EOF")
     assert "@" not in text and "source=" not in text
-    data = tmp_path / "tsdb"
+    data = tmp_path / "data"
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(out), str(data)],
                    check=True, capture_output=True)  # fmt: skip
     port = free_port()
-    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
-    prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-         "--storage.tsdb.retention.time=400d", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # the blocks become the data folder of a Prometheus that scrapes nothing
+    prom = start_prometheus(
+        tmp_path, port, "global:\n  scrape_interval: 1m\n", "--storage.tsdb.retention.time=400d"
+    )
     try:
         query = urllib.parse.urlencode({
             "query": 'teampulse_process_pressure{team="payments"}',

@@ -12,21 +12,26 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import load_mixin_build
+from support import (
+    free_port,
+    http_get,
+    load_mixin_build,
+    scrape_config,
+    start_prometheus,
+    start_serve,
+    wait_until,
+)
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.exporter import metric_names
@@ -198,30 +203,6 @@ def test_provisioning_files() -> None:
 # --- Every query against a real Prometheus ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return bytes(r.read())
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    last: Exception | None = None
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting; last error: {last}")
-
-
 @dataclass
 class Stack:
     """teampulse serve and a Prometheus scraping it."""
@@ -235,7 +216,7 @@ class Stack:
         """Run an instant query; fail on anything but success."""
         url = f"{self.prometheus}/api/v1/query?query={urllib.parse.quote(expr)}"
         try:
-            body = json.loads(_get(url))
+            body = json.loads(http_get(url))
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"{expr}: {exc.read().decode()}") from exc
         assert body["status"] == "success", body
@@ -244,7 +225,7 @@ class Stack:
     def label_values(self, metric: str, label: str) -> list[str]:
         """Do what Grafana does for label_values(metric, label)."""
         url = f"{self.prometheus}/api/v1/label/{label}/values?match[]={urllib.parse.quote(metric)}"
-        body = json.loads(_get(url))
+        body = json.loads(http_get(url))
         assert body["status"] == "success", body
         return list(body["data"])
 
@@ -262,29 +243,14 @@ def _start_serve(folder: Path, token: str) -> tuple[subprocess.Popen[str], str, 
     emulator = EmulatorServer(org.dataset, mode="cloud")
     emulator.__enter__()
     path = write_demo_config(folder, emulator.url, list(org.teams), interval="1h", people=people)
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         TEAMPULSE_PSEUDONYM_KEY="dashboards-key-0123456789",
         TEAMPULSE_API_TOKEN=token,
         **{TOKEN_ENV: "t"},
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "teampulse.cli",
-            "serve",
-            "--config",
-            str(path),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_serve(path, port, env)
     proc.emulator = emulator  # type: ignore[attr-defined]
     return proc, f"http://127.0.0.1:{port}", people
 
@@ -296,30 +262,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     token = "dashboards-api-token"
     serve, url, people = _start_serve(folder, token)
     prom: subprocess.Popen[bytes] | None = None
-    port = _free_port()
+    port = free_port()
     try:
-        _wait(lambda: b'teampulse_source_up{source="jira"} 1.0' in _get(url + "/metrics"))
-        (folder / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            f"rule_files: ['{MIXIN / build.RULES_PATH}']\n"
-            "scrape_configs:\n  - job_name: teampulse\n    static_configs:\n"
-            f"      - targets: ['{url.removeprefix('http://')}']\n"
-        )
-        prom = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={folder / 'prometheus.yml'}",
-                f"--storage.tsdb.path={folder / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-lifecycle",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        wait_until(lambda: b'teampulse_source_up{source="jira"} 1.0' in http_get(url + "/metrics"))
+        rules = str(MIXIN / build.RULES_PATH)
+        prom = start_prometheus(
+            folder, port, scrape_config(url.removeprefix("http://"), rules), "--web.enable-lifecycle"
         )
         s = Stack(url, f"http://127.0.0.1:{port}", token, people)
         # a few scrapes, so that increase() and friends have two samples to work with
-        _wait(lambda: len(s.query("teampulse_process_pressure")) == 4)
-        _wait(lambda: float(s.query("count_over_time(teampulse_source_up[1m])")[0]["value"][1]) >= 3)
+        wait_until(lambda: len(s.query("teampulse_process_pressure")) == 4)
+        wait_until(lambda: float(s.query("count_over_time(teampulse_source_up[1m])")[0]["value"][1]) >= 3)
         yield s
     finally:
         if prom is not None:
@@ -364,7 +317,7 @@ def test_shipped_rules_agree_with_teampulse_on_real_data(stack: Stack) -> None:
             if "record" in rule:
                 assert stack.query(rule["record"]), rule["record"]
     # the team alerts are pending (their `for` is minutes) for exactly the teams teampulse flags
-    firing = json.loads(_get(stack.serve + "/api/v1/alerts"))
+    firing = json.loads(http_get(stack.serve + "/api/v1/alerts"))
     flagged = {
         (a["alert"], a["labels"]["team"])
         for a in firing
@@ -376,7 +329,7 @@ def test_shipped_rules_agree_with_teampulse_on_real_data(stack: Stack) -> None:
         alerts = stack.query(f'ALERTS{{alertname=~"{build.PRESSURE_ALERT}|{build.TIME_OFF_ALERT}"}}')
         return {(a["metric"]["alertname"], a["metric"]["team"]) for a in alerts}
 
-    _wait(lambda: in_prometheus() == flagged, timeout=10)
+    wait_until(lambda: in_prometheus() == flagged, timeout=10)
     assert not stack.query(f'ALERTS{{alertname="{build.SOURCE_DOWN_ALERT}"}}')
 
 
@@ -390,7 +343,7 @@ def test_annotations_mark_a_recorded_leadership_action(stack: Stack) -> None:
     )
     with urllib.request.urlopen(request, timeout=5) as r:
         assert r.status == 201
-    _wait(
+    wait_until(
         lambda: (
             stack.query(f'sum(teampulse_leadership_actions_total{{team="{TEAM}"}})')[0]["value"][1] != before
         ),

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port, http_get, wait_until
+from support import free_port, http_get, scrape_config, start_prometheus, start_serve, wait_until
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
@@ -26,22 +24,7 @@ def served(tmp_path: Path) -> Iterator[str]:
         path = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="1h")
         port = free_port()
         env = dict(os.environ, TEAMPULSE_PSEUDONYM_KEY="e2e-key-0123456789abc", **{TOKEN_ENV: "t"})
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "teampulse.cli",
-                "serve",
-                "--config",
-                str(path),
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_serve(path, port, env)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until(lambda: b'teampulse_source_up{source="jira"} 1.0' in http_get(url + "/metrics"))
@@ -55,21 +38,7 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
     assert shutil.which("prometheus"), "make test installs prometheus"
     port = free_port()
     target = served.removeprefix("http://")
-    (tmp_path / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: teampulse\n    static_configs:\n      - targets: ['{target}']\n"
-    )
-    prom = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    prom = start_prometheus(tmp_path, port, scrape_config(target), "--web.enable-lifecycle")
     api = f"http://127.0.0.1:{port}/api/v1/query?query="
 
     def query(expr: str) -> list[dict]:  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import scenarios
 import yaml
-from support import free_port
+from support import free_port, scrape_config, start_prometheus, start_serve
 
 from teampulse.app import Runtime
 from teampulse.jira_emulator import EmulatorServer
@@ -104,10 +104,7 @@ def test_prometheus_rules_agree_with_the_engine(
 ) -> None:
     config, _ = world
     serve_port, prom_port = free_port(), free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "teampulse.cli", "serve", "--config", str(config), "--listen", f"127.0.0.1:{serve_port}"],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    serve = start_serve(config, serve_port, _env())
     rules = yaml.safe_load(RULES.read_text())
     for group in rules["groups"]:
         for rule in group["rules"]:
@@ -116,15 +113,7 @@ def test_prometheus_rules_agree_with_the_engine(
                     "0s"  # the grace lives in the engine; the rule's `for` only absorbs scrape jitter
                 )
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
-    (tmp_path / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n"
-        f"scrape_configs:\n  - job_name: teampulse\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
-    )
-    prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    prom = start_prometheus(tmp_path, prom_port, scrape_config(f"127.0.0.1:{serve_port}", "rules.yml"))
     query = urllib.parse.quote('ALERTS{alertstate="firing"}')
     firing: set[tuple[str, str]] = set()
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from support import BASIC, KEY, free_port
+from support import BASIC, KEY, free_port, start_serve
 
 
 def _start(
@@ -25,22 +25,8 @@ def _start(
     config = tmp_path / "teampulse.toml"
     config.write_text(BASIC)
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "teampulse.cli",
-            "serve",
-            "--config",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-            *extra,
-        ],
-        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY, **(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_serve(
+        config, port, dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY, **(env or {})), *extra, quiet=False
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
