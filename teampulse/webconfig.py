@@ -63,7 +63,8 @@ def load_web_config(path: str | Path) -> WebConfig:
     if not isinstance(data, dict):
         raise ConfigError("web-config", "must be a mapping", where)
     for key in data:
-        if key not in ("tls_server_config", "basic_auth_users", "http_server_config"):
+        # http_server_config (HTTP/2, headers) is not implemented: refuse it rather than ignore it.
+        if key not in ("tls_server_config", "basic_auth_users"):
             raise ConfigError(key, "unknown key (known: tls_server_config, basic_auth_users)", where)
     config = WebConfig()
     tls: dict[str, Any] = data.get("tls_server_config") or {}

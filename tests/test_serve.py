@@ -126,9 +126,16 @@ def test_web_config_serves_tls_with_basic_auth(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
-def test_bad_web_config_is_one_line_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("basic_auth_users:\n  prom: plaintext\n", "basic_auth_users.prom: must be a bcrypt hash"),
+        ("http_server_config:\n  http2: false\n", "http_server_config: unknown key"),
+    ],
+)
+def test_bad_web_config_is_one_line_exit_2(tmp_path: Path, text: str, message: str) -> None:
     web = tmp_path / "web.yml"
-    web.write_text("basic_auth_users:\n  prom: plaintext\n")
+    web.write_text(text)
     config = tmp_path / "teampulse.toml"
     config.write_text(BASIC)
     result = subprocess.run(
@@ -136,4 +143,5 @@ def test_bad_web_config_is_one_line_exit_2(tmp_path: Path) -> None:
         capture_output=True, text=True, env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY),
     )  # fmt: skip
     assert result.returncode == 2
-    assert f"{web}: basic_auth_users.prom: must be a bcrypt hash" in result.stderr
+    assert f"{web}: {message}" in result.stderr
+    assert result.stderr.count("\n") == 1
