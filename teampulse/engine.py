@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import Config, Team
 from .kinds import SignalKind
+from .model import StatusCategory
 from .people import Conflict, PeopleHistory, PeopleView, SignalCache
 from .pseudonym import Pseudonymiser
 from .store import ChangeRow, ItemRow, Store
@@ -29,7 +30,7 @@ MIN_CHANGES_FOR_SHARE = 10
 # Shares of open work are taken of at least this many items, so one item due in a team with
 # four open ones is not a crunch.
 MIN_ITEMS_FOR_SHARE = 10
-TODO, IN_PROGRESS, DONE = "new", "indeterminate", "done"
+TODO, IN_PROGRESS, DONE = StatusCategory.TODO, StatusCategory.IN_PROGRESS, StatusCategory.DONE
 # Someone carrying this many times the team's work in progress per person is overloaded:
 # taking work off them is a leadership action (workload_rebalanced).
 OVERLOAD_FACTOR = 1.5
