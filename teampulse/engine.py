@@ -17,11 +17,10 @@ from typing import Any
 from .config import Config, Team
 from .kinds import SignalKind
 from .model import StatusCategory
-from .people import Conflict, PeopleHistory, PeopleView, SignalCache
+from .people import DAY, Conflict, PeopleHistory, PeopleView, SignalCache
 from .pseudonym import Pseudonymiser
 from .store import ChangeRow, ItemRow, Store
 
-DAY = 86400.0
 WEEK = 7 * DAY
 # How far back the engine replays history to find norms, baselines and episodes.
 SCAN_DAYS = 90
