@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .config import Config
-from .engine import TeamSnapshot
+from .engine import ANSWERING_KINDS, MIN_ITEMS_FOR_SHARE, Component, TeamSnapshot
 from .kinds import AlertState
+from .states import TeamState
 from .store import SourceRun
 from .timeutil import from_epoch, iso
 
@@ -15,14 +16,6 @@ PRESSURE_ALERT = "ProcessPressureWithoutLeadership"
 TIME_OFF_ALERT = "TimeOffOverriddenUnderPressure"
 SOURCE_DOWN_ALERT = "TeampulseSourceDown"
 
-_LABELS = {
-    "wip_per_person": "work in progress per available person",
-    "overdue_share": "overdue share of open work",
-    "due_soon_share": "share of open work due within 7 days",
-    "scope_added_share": "scope added to the running sprint",
-    "after_hours_share": "share of work-item activity after hours",
-    "capacity_on_leave": "share of the team on leave",
-}
 _FACT_FOR = {
     "wip_per_person": ("work in progress per available person", "wip_per_person", "{:.1f}"),
     "overdue_share": ("overdue items", "overdue", "{:.0f}"),
@@ -31,11 +24,35 @@ _FACT_FOR = {
     "after_hours_share": ("after-hours share of activity", "after_hours_ratio", "{:.0%}"),
     "capacity_on_leave": ("members on leave", "on_leave", "{:.0f}"),
 }
+# Shares of open work are shown as item counts: the normal is converted at today's board size.
+_SHARE_COMPONENTS = {"overdue_share", "due_soon_share", "scope_added_share"}
 
 
 def _days(seconds: float) -> str:
     days = seconds / 86400
     return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
+
+
+def _normal_of(snap: TeamSnapshot, c: Component, fmt: str) -> str:
+    """Say a component's normal in the unit its fact is shown in."""
+    if c.name in _SHARE_COMPONENTS:
+        scale = max(snap.open_items, MIN_ITEMS_FOR_SHARE)
+        return f"normal {c.norm * scale:.0f}, up to {c.top * scale:.0f}"
+    if c.name == "capacity_on_leave":
+        return f"normal {c.norm * snap.members:.0f}, up to {c.top * snap.members:.0f}"
+    return f"normal {fmt.format(c.norm)}, up to {fmt.format(c.top)}"
+
+
+def what_rose(snap: TeamSnapshot) -> list[str]:
+    """Return, strongest first, the components above the team's normal with the normal beside."""
+    rose = sorted((c for c in snap.components if c.score > 0), key=lambda c: c.score * c.weight, reverse=True)
+    facts = snap.facts()
+    parts = []
+    for c in rose:
+        label, fact, fmt = _FACT_FOR.get(c.name, (c.name, "", "{:.2f}"))
+        now = facts.get(fact, c.value) if fact else c.value
+        parts.append(f"{label} {fmt.format(now)} ({_normal_of(snap, c, fmt)})")
+    return parts
 
 
 def _missing(snap: TeamSnapshot) -> str:
@@ -44,11 +61,12 @@ def _missing(snap: TeamSnapshot) -> str:
         return ""
     days = _days((snap.as_of - snap.episode_start).total_seconds())
     parts = []
-    if snap.carriers and snap.people.has_calendars:
+    if snap.people.has_calendars and snap.carriers:
         missing = snap.carriers - snap.carriers_met
         if missing:
             parts.append(
-                f"no 1:1 with {missing} of the {snap.carriers} people carrying work in progress in {days}"
+                f"no 1:1 cadence with {missing} of the {snap.carriers} people carrying the load "
+                f"(none in the last 14 days, or none since the onset when one was due) in {days}"
             )
     if not snap.actions_since_episode.get("deadline_renegotiated"):
         parts.append("no due date moved later and no item taken out of the sprint")
@@ -59,57 +77,70 @@ def _missing(snap: TeamSnapshot) -> str:
 
 def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     """Return the ProcessPressureWithoutLeadership state of a team."""
-    rose = [c for c in snap.components if c.score > 0]
-    rose.sort(key=lambda c: c.score * c.weight, reverse=True)
-    parts = []
-    for c in rose[:4]:
-        label, fact, fmt = _FACT_FOR.get(c.name, (c.name, "", "{:.2f}"))
-        before = snap.episode_from.get(fact) if fact else None
-        now = snap.facts().get(fact) if fact else c.value
-        if before is not None and now is not None:
-            parts.append(f"{label} {fmt.format(before)} -> {fmt.format(now)}")
-        elif now is not None:
-            parts.append(f"{label} {fmt.format(now)}")
-    what = "; ".join(parts) or "no single component stands out"
+    what = "; ".join(what_rose(snap)[:4]) or "nothing is above the team's normal today"
     since = iso(snap.episode_start)
     held = (snap.as_of - snap.episode_start).total_seconds() if snap.episode_start else 0.0
-    actions = sum(snap.actions_since_episode.values())
+    answering = sum(n for kind, n in snap.actions_since_episode.items() if kind in ANSWERING_KINDS)
     need = config.alerts.min_actions
+    firing = snap.state is TeamState.UNANSWERED
     summary = (
         f"Process pressure on team {snap.team} rose without a leadership action"
-        if snap.pressure_unmatched
-        else f"Process pressure on team {snap.team} is matched or normal"
+        if firing
+        else f"Team {snap.team} is {snap.state.words}"
     )
-    description = (
-        f"Process pressure on {snap.team} is {snap.pressure:.2f} against a baseline of {snap.baseline:.2f} "
-        f"(alert at +{config.alerts.rise:.2f} or above {config.alerts.high:.2f}), "
-        + (f"elevated since {since} ({_days(held)}). " if since else "not elevated. ")
-        + f"What rose: {what}. "
-        + f"Leadership actions since then: {actions} (at least {need} needed"
-        + (", none recorded" if actions == 0 else "")
-        + "). "
-        + _missing(snap)
-        + "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an item out "
-        "of the sprint, rebalance work, or record what was done with `teampulse action add`."
-    )
+    if snap.state is TeamState.LEARNING:
+        description = (
+            f"Team {snap.team} has less history than the reference window "
+            f"({config.pressure.reference.days} days) since its first work item "
+            f"({iso(snap.history_start) or 'none yet'}): teampulse is learning its normal and starts no episode."
+        )
+    else:
+        description = (
+            f"Process pressure on {snap.team} is {snap.pressure:.2f} against a baseline of {snap.baseline:.2f} "
+            f"(alert at +{config.alerts.rise:.2f} or above {config.alerts.high:.2f}), "
+            + (f"out of its normal since {since} ({_days(held)}). " if since else "within its normal. ")
+            + f"What rose: {what}. "
+        )
+        if since:
+            description += (
+                f"Answers since the onset: {answering} (at least {need} needed"
+                + (", none recorded" if answering == 0 else "")
+                + f"); 1:1 cadence kept with {snap.carriers_met} of {snap.carriers} people carrying the load. "
+            )
+            if not snap.people.known:
+                description += (
+                    "No calendar data covers the last 14 days for this team, so the people side is unknown "
+                    "and nothing is paged. "
+                )
+            elif firing:
+                description += (
+                    _missing(snap)
+                    + "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an "
+                    "item out of the sprint, rebalance work, or record what was done with `teampulse action add`."
+                )
     return AlertState(
         alert=PRESSURE_ALERT,
         labels={"team": snap.team},
         severity="warning",
-        firing=snap.pressure_unmatched,
-        since=since if snap.pressure_unmatched else None,
+        firing=firing,
+        since=since if firing else None,
         summary=summary,
-        description=description,
+        description=description.strip(),
         evidence={
+            "state": str(snap.state),
             "pressure": snap.pressure,
             "baseline": snap.baseline,
             "episode_start": since,
+            "people_known": snap.people.known,
             "components": {
-                c.name: {"value": round(c.value, 4), "norm": round(c.norm, 4)} for c in snap.components
+                c.name: {"value": round(c.value, 4), "norm": round(c.norm, 4), "top": round(c.top, 4)}
+                for c in snap.components
             },
+            "rose": [c.name for c in snap.components if c.score > 0],
             "before": dict(snap.episode_from),
             "now": snap.facts(),
             "actions_since_episode": dict(snap.actions_since_episode),
+            "answered_by": list(snap.answered_by),
             "min_actions": need,
             "carriers": snap.carriers,
             "carriers_with_one_on_one": snap.carriers_met,

@@ -39,6 +39,7 @@ class RunContext:
     teams: Sequence[TeamInfo]
     cursor: Mapping[str, Any] | None
     now: datetime
+    history_from: datetime
     on_progress: Callable[[str], None] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -198,7 +199,14 @@ def _collect_all(
     for name, source in sources.items():
         result = SourceResult(source=name)
         started = time.time()
-        ctx = RunContext(name=name, teams=teams, cursor=store.cursor(name), now=now, on_progress=on_progress)
+        ctx = RunContext(
+            name=name,
+            teams=teams,
+            cursor=store.cursor(name),
+            now=now,
+            history_from=now - config.history(),
+            on_progress=on_progress,
+        )
         try:
             for batch in source.collect(ctx):
                 events = [scrub(ev) for ev in batch.events]

@@ -21,6 +21,11 @@ CONFIG_ENV = "TEAMPULSE_CONFIG"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 
+# How many days back the engine replays to find episodes; each has a reference window behind it.
+SCAN_DAYS = 90
+# The window of 1:1 coverage, and how far back a 1:1 cadence is looked for.
+COVERAGE_DAYS = 14
+
 # Components of the process pressure index and their default weights (DESIGN.md).
 PRESSURE_COMPONENTS: dict[str, float] = {
     "wip_per_person": 0.30,
@@ -30,10 +35,11 @@ PRESSURE_COMPONENTS: dict[str, float] = {
     "after_hours_share": 0.10,
     "capacity_on_leave": 0.15,
 }
-# The smallest norm each component is read against, so a calm team's one overdue item
-# does not read as a crunch.
+# The smallest rise of each component above the team's normal that counts at all (in the
+# component's unit), so ordinary noise does not read as a crunch. Work in progress and the
+# shares of open work must also rise by at least three items (engine.MIN_EFFECT_ITEMS).
 PRESSURE_FLOORS: dict[str, float] = {
-    "wip_per_person": 1.0,
+    "wip_per_person": 0.5,
     "overdue_share": 0.05,
     "due_soon_share": 0.10,
     "scope_added_share": 0.05,
@@ -99,6 +105,10 @@ class Config:
     pressure: PressureSettings
     alerts: AlertSettings
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def history(self) -> timedelta:
+        """Return how far back the engine reads: the scan, a reference window before it, a 1:1 window."""
+        return timedelta(days=SCAN_DAYS + COVERAGE_DAYS + 1) + self.pressure.reference
 
     def team(self, name: str) -> Team | None:
         """Return the team of that name."""

@@ -14,25 +14,62 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .config import Config, Team
+from .config import SCAN_DAYS, Config, Team
 from .kinds import SignalKind
-from .model import StatusCategory
-from .people import DAY, Conflict, PeopleHistory, PeopleView, SignalCache
+from .model import ACTION_KINDS, StatusCategory
+from .people import (
+    COVERAGE_WINDOW,
+    DAY,
+    LOOKAHEAD,
+    TRAILING,
+    Conflict,
+    PeopleHistory,
+    PeopleView,
+    SignalCache,
+)
 from .pseudonym import Pseudonymiser
+from .states import TeamState
 from .store import ChangeRow, ItemRow, Store
 
 WEEK = 7 * DAY
-# How far back the engine replays history to find norms, baselines and episodes.
-SCAN_DAYS = 90
 # Fewer changes than this in a week cannot read as a high after-hours share.
 MIN_CHANGES_FOR_SHARE = 10
 # Shares of open work are taken of at least this many items, so one item due in a team with
 # four open ones is not a crunch.
 MIN_ITEMS_FOR_SHARE = 10
+# A share of open work must move by at least this many items to count: one or two items
+# slipping is ordinary noise, whatever share of a small board they are.
+MIN_EFFECT_ITEMS = 3
+# The normal band reaches this many robust standard deviations (1.4826 x MAD) above the
+# median, and at least to the team's 90th percentile, so regular peaks (sprint starts) are normal.
+BAND_SIGMAS = 2.0
+BAND_QUANTILE = 0.9
+# An episode ends once pressure has been back within the normal this many days in a row.
+END_DAYS = 3
+# A 1:1 cadence is kept while the next 1:1 is at most this late (a meeting moved by a day).
+CADENCE_SLACK = 1 * DAY
 TODO, IN_PROGRESS, DONE = StatusCategory.TODO, StatusCategory.IN_PROGRESS, StatusCategory.DONE
 # Someone carrying this many times the team's work in progress per person is overloaded:
 # taking work off them is a leadership action (workload_rebalanced).
 OVERLOAD_FACTOR = 1.5
+# Kinds that answer pressure by themselves. 1:1s answer it through the cadence with the people
+# carrying the load; time off merely not booked over is no answer.
+ANSWERING_KINDS = frozenset(ACTION_KINDS) - {"one_on_one", "time_off_protected"}
+
+
+@dataclass(frozen=True)
+class Normal:
+    """A component's normal: the team's own centre and band over the reference window."""
+
+    centre: float
+    top: float  # the top of the normal band: up to here the component adds nothing
+    width: float  # beyond the top, how much further it counts in full
+
+    def score(self, value: float) -> float:
+        """Return 0 within the band, rising to 1 one width beyond its top."""
+        if self.width <= 0:
+            return 0.0
+        return min(max((value - self.top) / self.width, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -41,9 +78,10 @@ class Component:
 
     name: str
     value: float
-    norm: float
-    score: float  # 0 at the norm, 1 at `saturation` times the norm
+    norm: float  # the team's normal (median over the reference window)
+    score: float  # 0 within the normal band, 1 far beyond it
     weight: float
+    top: float = 0.0  # the top of the normal band
 
 
 @dataclass(frozen=True)
@@ -69,20 +107,25 @@ class TeamSnapshot:
     pressure: float
     baseline: float
     components: tuple[Component, ...]
-    elevated: bool
-    episode_start: datetime | None
-    episode_from: Mapping[str, float]  # component values where the episode's norms were taken
+    elevated: bool  # in a pressure episode
+    episode_start: datetime | None  # the episode's onset: the first day out of the normal
+    episode_from: Mapping[str, float]  # the facts the day before the onset
     actions_since_episode: Mapping[str, int]
     actions_total: Mapping[str, int]
     pressure_unmatched: bool
     people: PeopleView
     time_off_overridden: tuple[Conflict, ...]  # conflicts under pressure, trailing 7 days
-    carriers: int = 0  # members holding work in progress now
-    carriers_met: int = 0  # of those, how many had a 1:1 with their manager since the episode began
+    carriers: int = 0  # members holding work in progress now (not on leave)
+    carriers_met: int = 0  # of those, how many keep a 1:1 cadence with their manager into the episode
+    state: TeamState = TeamState.CALM
+    learning: bool = False  # less history than the reference window: no normal yet
+    history_start: datetime | None = None  # the team's first work item
+    out_of_normal: bool = False  # today's pressure is out of the team's normal
+    answered_by: tuple[str, ...] = ()  # what answered the episode: action kinds, "one_on_one_cadence"
 
     @property
-    def support(self) -> float:
-        """Return the people-support index (0..1)."""
+    def support(self) -> float | None:
+        """Return the people-support index (0..1), None without people data."""
         return self.people.support
 
     def facts(self) -> dict[str, float]:
@@ -102,31 +145,43 @@ class TeamSnapshot:
             "after_hours_ratio": self.after_hours_ratio,
             "pressure": self.pressure,
             "baseline": self.baseline,
-            "support": self.people.support,
+            **({"support": self.people.support} if self.people.support is not None else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
             "team": self.team,
-            "as_of": self.as_of.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "as_of": _iso(self.as_of),
             **self.facts(),
             "cycle_time_p50_seconds": self.cycle_time_p50,
             "cycle_time_p85_seconds": self.cycle_time_p85,
             "components": [
-                {"name": c.name, "value": c.value, "norm": c.norm, "score": c.score, "weight": c.weight}
+                {
+                    "name": c.name,
+                    "value": c.value,
+                    "norm": c.norm,
+                    "top": c.top,
+                    "score": c.score,
+                    "weight": c.weight,
+                }
                 for c in self.components
             ],
+            "state": str(self.state),
+            "learning": self.learning,
+            "history_start": _iso(self.history_start),
+            "people_known": self.people.known,
+            "out_of_normal": self.out_of_normal,
+            "answered_by": list(self.answered_by),
+            "carriers": self.carriers,
+            "carriers_with_one_on_one": self.carriers_met,
             "elevated": self.elevated,
-            "episode_start": (
-                self.episode_start.astimezone(UTC).isoformat().replace("+00:00", "Z")
-                if self.episode_start
-                else None
-            ),
+            "episode_start": _iso(self.episode_start),
             "actions_since_episode": dict(self.actions_since_episode),
             "actions_total": dict(self.actions_total),
             "pressure_unmatched": self.pressure_unmatched,
             "people": {
+                "known": self.people.known,
                 "support": self.people.support,
                 "support_components": self.people.support_components,
                 "one_on_one_coverage": self.people.coverage,
@@ -139,6 +194,10 @@ class TeamSnapshot:
             },
             "time_off_overridden": len(self.time_off_overridden),
         }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 @dataclass
@@ -242,9 +301,11 @@ class _Day:
 class _TeamHistory:
     """A team's items and signals, replayed day by day."""
 
-    def __init__(self, team: Team, store: Store, pseudonym: Pseudonymiser | None, as_of: float) -> None:
+    def __init__(
+        self, team: Team, store: Store, pseudonym: Pseudonymiser | None, as_of: float, days: int
+    ) -> None:
         self.team = team
-        since = as_of - (SCAN_DAYS + 35) * DAY
+        since = as_of - (days + 1) * DAY
         rows = store.team_items(team.name, since, as_of)
         changes = store.item_changes(rows)
         self.items = [_build_item(r, changes.get((r.source, r.id), [])) for r in rows]
@@ -361,6 +422,7 @@ class _TeamHistory:
             "capacity_on_leave": on_leave / self.members if self.members else 0.0,
         }
         facts = {
+            "share_of": float(denominator),
             "members": float(self.members),
             "available": float(available),
             "on_leave": float(on_leave),
@@ -440,10 +502,131 @@ def _covering(index: tuple[list[float], list[float]] | None, t: float) -> int:
     return bisect_right(starts, t) - bisect_right(ends, t)
 
 
-def _score(value: float, norm: float, saturation: float) -> float:
-    if norm <= 0:
-        return 0.0
-    return min(max((value / norm - 1.0) / (saturation - 1.0), 0.0), 1.0)
+def _normal(past: Sequence[float], effect: float, saturation: float) -> Normal:
+    """Return the normal of a component from its values over the reference window.
+
+    `effect` is the smallest rise that counts at all (a few items, not one or two); the
+    band is at least that wide above the median, and wider for a team whose values vary.
+    """
+    if not past:
+        return Normal(0.0, effect, effect * (saturation - 1.0))
+    centre = _median(past)
+    spread = 1.4826 * _median([abs(v - centre) for v in past])
+    top = max(centre + BAND_SIGMAS * spread, _quantile(list(past), BAND_QUANTILE) or 0.0, centre + effect)
+    return Normal(centre, top, max(effect, BAND_SIGMAS * spread) * (saturation - 1.0))
+
+
+def _effect(config: Config, name: str, day: _Day) -> float:
+    """Return the smallest rise of a component that counts, on this day."""
+    floor = config.pressure.floors.get(name, 0.0)
+    if name in _SHARES_OF_OPEN_WORK:
+        return max(floor, MIN_EFFECT_ITEMS / max(day.facts["share_of"], 1.0))
+    if name == "wip_per_person":
+        return max(floor, MIN_EFFECT_ITEMS / max(day.facts["available"], 1.0))
+    return floor
+
+
+_SHARES_OF_OPEN_WORK = frozenset({"overdue_share", "due_soon_share", "scope_added_share"})
+
+
+@dataclass
+class _Course:
+    """The team's pressure replayed day by day, with its episode."""
+
+    pressures: list[float]
+    episode: list[bool]  # each day: inside an episode
+    out: list[bool]  # each day: pressure out of the normal
+    components: list[Component]  # on the last day
+    baseline: float  # on the last day
+    onset: int | None  # index of the current episode's first day
+
+
+def _replay(
+    config: Config,
+    team: Team,
+    days: Sequence[_Day],
+    judged_from: float,
+    extra: Sequence[SignalKind],
+) -> _Course:
+    """Replay pressure over `days`: normals from each day's reference window, and episodes.
+
+    A day is judged only with a whole reference window of the team's history behind it. The
+    reference is the last `reference` days outside any episode, so weeks of crunch never
+    become the normal, during the episode or after it.
+    """
+    settings = config.pressure
+    ref_days = max(int(settings.reference.total_seconds() // DAY), 1)
+    weights = dict(settings.weights)
+    pressures: list[float] = []
+    episode: list[bool] = []
+    out: list[bool] = []
+    components: list[Component] = []
+    baseline = 0.0
+    onset: int | None = None
+    frozen: list[int] = []
+    back = 0
+    for i, d in enumerate(days):
+        if d.at < judged_from:
+            pressures.append(0.0)
+            episode.append(False)
+            out.append(False)
+            continue
+        if onset is not None:
+            ref = frozen
+        else:
+            ref = []
+            j = i - 1
+            while j >= 0 and len(ref) < ref_days and days[j].at >= judged_from - ref_days * DAY:
+                if not episode[j]:
+                    ref.append(j)
+                j -= 1
+        components = []
+        for name, w in weights.items():
+            value = d.values[name]
+            if name in settings.limits:
+                limit = settings.limits[name]
+                normal = Normal(limit, limit, limit * (settings.saturation - 1.0))
+            else:
+                normal = _normal(
+                    [days[j].values[name] for j in ref], _effect(config, name, d), settings.saturation
+                )
+            components.append(Component(name, value, normal.centre, normal.score(value), w, normal.top))
+        for s in extra:
+            got = s.compute(team.name, d.facts)
+            if got is not None:  # a signal with nothing to say leaves the index as if absent
+                value = min(max(float(got), 0.0), 1.0)
+                components.append(Component(s.name, value, 0.0, value, s.weight))
+        total = sum(c.weight for c in components)
+        pressure = sum(c.score * c.weight for c in components) / total if total else 0.0
+        pressures.append(pressure)
+        baseline = _median([pressures[j] for j in ref])
+        is_out = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
+        out.append(is_out)
+        if onset is None and is_out:
+            onset, frozen, back = i, ref, 0
+        elif onset is not None:
+            back = 0 if is_out else back + 1
+            if back >= END_DAYS:
+                onset = None
+        episode.append(onset is not None)
+    return _Course(pressures, episode, out, components, baseline, onset)
+
+
+def _cadence_kept(times: Sequence[float], onset: float, t: float) -> bool:
+    """Tell whether a 1:1 cadence with one person carries into an episode that began at `onset`.
+
+    A 1:1 since the onset keeps it; so does one before it whose next is not due yet (weekly
+    by default, the person's own interval up to 14 days), so a weekly cadence is not read as
+    silence in the episode's first days.
+    """
+    if not times:
+        return False
+    last = times[-1]
+    if last >= onset:
+        return True
+    interval = last - times[-2] if len(times) >= 2 else WEEK
+    interval = min(max(interval, WEEK), COVERAGE_WINDOW)
+    return t - last <= interval + CADENCE_SLACK
 
 
 def evaluate_team(
@@ -457,93 +640,83 @@ def evaluate_team(
 ) -> TeamSnapshot:
     """Return one team's snapshot at `as_of`."""
     t_end = as_of.timestamp()
-    history = _TeamHistory(team, store, pseudonym, t_end)
-    settings = config.pressure
-    ref_days = max(int(settings.reference.total_seconds() // DAY), 1)
-    days = history.series([t_end - k * DAY for k in range(SCAN_DAYS, -1, -1)])
+    ref_days = max(int(config.pressure.reference.total_seconds() // DAY), 1)
+    span = SCAN_DAYS + ref_days
+    history = _TeamHistory(team, store, pseudonym, t_end, span)
+    days = history.series([t_end - k * DAY for k in range(span, -1, -1)])
+    first = store.first_created(team.name)
+    first = first if first is not None and first <= t_end else None
+    # The first day judged has a whole reference window of the team's own history behind it.
+    judged_from = first + ref_days * DAY if first is not None else float("inf")
+    learning = t_end < judged_from
     extra = [s for s in (signals or {}).values() if s.side == "pressure"]
-    weights = dict(settings.weights)
-    total_weight = sum(weights.values()) + sum(s.weight for s in extra)
-    pressures: list[float] = []
-    flags: list[bool] = []
-    in_episode = False
-    frozen_norms: dict[str, float] = {}
-    frozen_baseline = 0.0
-    episode_start: float | None = None
-    episode_index = 0
-    components: list[Component] = []
-    baseline = 0.0
-    elevated = False
-    for i, d in enumerate(days):
-        lo = max(0, i - ref_days)
-        if in_episode:
-            norms, baseline = frozen_norms, frozen_baseline
-        else:
-            norms = {}
-            for name in weights:
-                if name in settings.limits:
-                    norms[name] = settings.limits[name]
-                else:
-                    past = [days[j].values[name] for j in range(lo, i)]
-                    norms[name] = max(settings.floors[name], _median(past))
-            baseline = _median(pressures[lo:i])
-        components = [
-            Component(
-                name, d.values[name], norms[name], _score(d.values[name], norms[name], settings.saturation), w
-            )
-            for name, w in weights.items()
-        ]
-        for s in extra:
-            value = s.compute(team.name, d.facts)
-            if value is not None:
-                value = min(max(float(value), 0.0), 1.0)
-                components.append(Component(s.name, value, 0.0, value, s.weight))
-        pressure = sum(c.score * c.weight for c in components) / total_weight if total_weight else 0.0
-        pressures.append(pressure)
-        elevated = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
-        flags.append(elevated)
-        if elevated and not in_episode:
-            in_episode, episode_start, episode_index = True, d.at, i
-            frozen_norms, frozen_baseline = norms, baseline
-        elif not elevated and in_episode:
-            in_episode, episode_start = False, None
+    course = _replay(config, team, days, judged_from, extra)
     last = days[-1]
+    onset = days[course.onset].at if course.onset is not None else None
 
     def elevated_at(t: float) -> bool:
-        index = len(flags) - 1 - round((t_end - t) / DAY)
-        return 0 <= index < len(flags) and flags[index]
+        index = len(course.episode) - 1 - round((t_end - t) / DAY)
+        return 0 <= index < len(course.episode) and course.episode[index]
 
     recorded = store.actions(team.name, 0.0, t_end)
     people = PeopleHistory(config, team, cache or SignalCache(store, config, t_end), pseudonym, t_end)
-    recent = sum(1 for _kind, at, _p in recorded if at >= t_end - 14 * DAY)
+    recent = sum(1 for _kind, at, _p in recorded if at >= t_end - COVERAGE_WINDOW)
     view = people.view(history.assignments, recent, elevated_at)
-    # Every leadership action up to as_of, from every side that can see one, as (kind, at).
-    actions = [(kind, at) for kind, at, _p in recorded]
-    actions += history.derived_actions(t_end)
-    actions += [("one_on_one", at) for at, _p in people.one_on_ones(0.0, t_end)]
-    actions += [("team_check_in", at) for at in people.check_ins(0.0, t_end)]
-    actions += [(kind, at) for kind, at, _p in view.actions if kind == "time_off_protected"]
-    totals = dict(Counter(kind for kind, _at in actions))
-    since_counts = (
-        dict(Counter(kind for kind, at in actions if at >= episode_start))
-        if episode_start is not None
-        else {}
-    )
-    # Only a recorded protection says a conflict was put right after the fact.
-    protections = [at for kind, at, _p in recorded if kind == "time_off_protected" and at >= t_end - 7 * DAY]
+    # Every leadership action up to as_of, from every side that can see one, as (kind, at, answers).
+    actions = [(kind, at, True) for kind, at, _p in recorded]
+    actions += [(kind, at, kind in ANSWERING_KINDS) for kind, at in history.derived_actions(t_end)]
+    actions += [("one_on_one", at, False) for at, _p in people.one_on_ones(0.0, t_end)]
+    actions += [("team_check_in", at, True) for at in people.check_ins(0.0, t_end)]
+    actions += [(kind, at, False) for kind, at, _p in view.actions if kind == "time_off_protected"]
+    totals = dict(Counter(kind for kind, _at, _answers in actions))
+    since = [(kind, answers) for kind, at, answers in actions if onset is not None and at >= onset]
+    since_counts = dict(Counter(kind for kind, _answers in since))
+    answering = Counter(kind for kind, answers in since if answers)
+
+    # A recorded protection clears the conflicts the alert showed when it was recorded: those
+    # of the past week and those already booked in the next two weeks.
+    protections = [at for kind, at, _p in recorded if kind == "time_off_protected"]
     overridden = tuple(
         c
         for c in view.conflicts
-        if (elevated or elevated_at(c.at) or history.due_during(c.person, c.leave_start, c.leave_end, t_end))
-        # a time_off_protected action recorded after the conflict says it was put right
-        and not any(at >= c.at for at in protections)
+        if (
+            course.episode[-1]
+            or elevated_at(c.at)
+            or history.due_during(c.person, c.leave_start, c.leave_end, t_end)
+        )
+        and not any(c.at - LOOKAHEAD <= at <= c.at + TRAILING for at in protections)
     )
+
+    # The people carrying the load: members holding work in progress now, not on leave.
     member_set = set(people.members)
-    holding = {i.assignee_on(t_end) for i in history.items if i.status_on(t_end) == IN_PROGRESS} & member_set
-    holding -= people.on_leave(t_end)  # work parked with someone away is carried by nobody
-    met = {p for _at, p in people.one_on_ones(episode_start, t_end)} if episode_start is not None else set()
-    held = episode_start is not None and t_end - episode_start >= config.alerts.grace.total_seconds()
-    unmatched = held and sum(since_counts.values()) < config.alerts.min_actions
+    away = people.on_leave(t_end)
+    holding = {i.assignee_on(t_end) for i in history.items if i.status_on(t_end) == IN_PROGRESS}
+    carriers: set[str] = {p for p in holding if p in member_set and p not in away} or (member_set - away)
+    met: set[str] = set()
+    if onset is not None:
+        times: dict[str, list[float]] = {}
+        for at, person in people.one_on_ones(t_end - 2 * COVERAGE_WINDOW, t_end):
+            times.setdefault(person, []).append(at)
+        met = {p for p in carriers if _cadence_kept(sorted(times.get(p, [])), onset, t_end)}
+    cadence = bool(carriers) and view.known and len(carriers - met) <= len(carriers) // 4
+    answered_by = tuple(sorted(answering)) if sum(answering.values()) >= config.alerts.min_actions else ()
+    if cadence:
+        answered_by += ("one_on_one_cadence",)
+
+    held = onset is not None and t_end - onset >= config.alerts.grace.total_seconds()
+    out_now = course.out[-1]
+    if learning:
+        state = TeamState.LEARNING
+    elif onset is None:
+        state = TeamState.CALM
+    elif not held:
+        state = TeamState.IN_GRACE
+    elif answered_by:
+        state = TeamState.ANSWERED
+    elif not view.known or not out_now:
+        state = TeamState.ELEVATED
+    else:
+        state = TeamState.UNANSWERED
     recent_cycles = [c for done, c in history.cycle if t_end - 28 * DAY < done <= t_end]
     return TeamSnapshot(
         team=team.name,
@@ -562,19 +735,28 @@ def evaluate_team(
         cycle_time_p85=_quantile(recent_cycles, 0.85),
         scope_added=int(last.facts["scope_added"]),
         after_hours_ratio=last.facts["after_hours_ratio"],
-        pressure=round(pressures[-1], 6),
-        baseline=round(baseline, 6),
-        components=tuple(components),
-        elevated=elevated,
-        episode_start=datetime.fromtimestamp(episode_start, UTC) if episode_start is not None else None,
-        episode_from=dict(days[max(episode_index - 1, 0)].facts) if episode_start is not None else {},
+        pressure=round(course.pressures[-1], 6),
+        baseline=round(course.baseline, 6),
+        components=tuple(course.components),
+        elevated=onset is not None,
+        episode_start=datetime.fromtimestamp(onset, UTC) if onset is not None else None,
+        episode_from=(
+            {k: v for k, v in days[max(course.onset - 1, 0)].facts.items() if k != "share_of"}
+            if course.onset is not None
+            else {}
+        ),
         actions_since_episode=since_counts,
         actions_total=totals,
-        pressure_unmatched=unmatched,
+        pressure_unmatched=state is TeamState.UNANSWERED,
         people=view,
         time_off_overridden=overridden,
-        carriers=len(holding),
-        carriers_met=len(holding & met),
+        carriers=len(carriers) if onset is not None else 0,
+        carriers_met=len(met),
+        state=state,
+        learning=learning,
+        history_start=datetime.fromtimestamp(first, UTC) if first is not None else None,
+        out_of_normal=out_now,
+        answered_by=answered_by,
     )
 
 

@@ -178,7 +178,8 @@ class SnapshotCollector(Collector):
         )
         for snap in s.snapshots:
             p, team = snap.people, [snap.team]
-            support.add_metric(team, p.support)
+            if p.support is not None:  # absent, not 0, for a team without people data
+                support.add_metric(team, p.support)
             for name, value in sorted(p.support_components.items()):
                 parts.add_metric([snap.team, name], value)
             if p.visible:

@@ -194,6 +194,9 @@ class CollectContext(Protocol):
     teams: Sequence[TeamInfo]
     cursor: Mapping[str, Any] | None  # the last committed cursor, or None
     now: datetime  # the collection time (timezone-aware UTC)
+    # How far back the engine reads history: a source's first collection (cursor None)
+    # should reach back this far, so the first evaluations have data to judge by.
+    history_from: datetime
 
     def progress(self, message: str) -> None:
         """Report progress on a long collection (no personal data)."""

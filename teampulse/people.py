@@ -47,6 +47,8 @@ class SignalCache:
         self.timezones = store.signals("timezone", 0, as_of + DAY)
         window = config.survey_window.total_seconds()
         self.responses = store.signals("survey_response", as_of - window, as_of)
+        # From when each person's calendar was read whole; empty for a process-only install.
+        self.calendar_from = store.coverage("meeting")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class PeopleView:
     """A team's people side at one time."""
 
     visible: bool  # the team is large enough to show person-derived numbers
-    has_calendars: bool
+    has_calendars: bool  # calendar data covers the last 14 days: 1:1s and time off can be read
+    known: bool  # the people side can be judged: calendars cover it, or none is configured at all
     members_on_leave: int
     coverage: float | None
     covered: int
@@ -76,7 +79,7 @@ class PeopleView:
     survey_responses: int
     survey_scores: dict[str, float] | None
     survey_response_rate: float | None
-    support: float
+    support: float | None  # None: no people data (no calendar covers the time, no survey shown)
     support_components: dict[str, float]
     actions: list[tuple[str, float, str | None]] = field(default_factory=list)  # derived (kind, at, person)
 
@@ -122,9 +125,16 @@ class PeopleHistory:
                     self.zones[row.person] = ZoneInfo(str(row.attrs.get("tz")))
                 except (KeyError, ValueError):
                     continue
-        self.has_calendars = bool(self.zones) or any(
-            self.manager in m.people or member_set & set(m.people) for m in self.meetings
-        )
+        # The manager's calendar shows every 1:1; without it, every member's calendar must be read.
+        starts = signals.calendar_from
+        covered_from = starts.get(self.manager) if self.manager else None
+        if covered_from is None and self.members and all(m in starts for m in self.members):
+            covered_from = max(starts[m] for m in self.members)
+        self.calendar_from = covered_from
+        self.has_calendars = covered_from is not None and covered_from <= as_of - COVERAGE_WINDOW
+        # No data is not "no leadership": with calendars configured, a team they do not cover
+        # yet is not judged. A process-only install judges by Jira and recorded actions alone.
+        self.known = self.has_calendars or not starts
         self.responses = [r for r in signals.responses if r.team == team.name]
         self.member_set = member_set
 
@@ -234,6 +244,7 @@ class PeopleHistory:
                 actions.append(("time_off_protected", s, person))
 
         parts: dict[str, float] = {}
+        people_data = self.has_calendars or bool(scores)
         if coverage is not None and visible:
             parts["one_on_one_coverage"] = coverage
         if self.has_calendars and visible:
@@ -244,13 +255,15 @@ class PeopleHistory:
             wanted = [scores[d] for d in ("support", "wellbeing") if d in scores]
             if wanted:
                 parts["survey"] = sum(wanted) / len(wanted)
-        recent = recorded_recent + len(actions)
-        parts["recent_actions"] = min(recent / 2.0, 1.0)
+        if people_data:
+            recent = recorded_recent + len(actions)
+            parts["recent_actions"] = min(recent / 2.0, 1.0)
         weight = sum(SUPPORT_WEIGHTS[k] for k in parts)
-        support = sum(SUPPORT_WEIGHTS[k] * v for k, v in parts.items()) / weight
+        support = sum(SUPPORT_WEIGHTS[k] * v for k, v in parts.items()) / weight if parts else None
         return PeopleView(
             visible=visible,
             has_calendars=self.has_calendars,
+            known=self.known,
             members_on_leave=len(away),
             coverage=coverage if visible else None,
             covered=len(covered),
@@ -261,7 +274,7 @@ class PeopleHistory:
             survey_responses=n,
             survey_scores=scores,
             survey_response_rate=rate,
-            support=round(support, 6),
+            support=round(support, 6) if support is not None else None,
             support_components=parts,
             actions=actions,
         )

@@ -25,7 +25,7 @@ from .model import (
     WorkItemRemoved,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _BY_TIME = itemgetter(1, 0)
 
 
@@ -108,8 +108,23 @@ def _v5(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX signals_owner ON signals (source, owner, kind, start)")
 
 
+def _v6(db: sqlite3.Connection) -> None:
+    # From when each calendar has data: before that, the people side is unknown, not empty.
+    db.execute(
+        """CREATE TABLE coverage (
+               source TEXT NOT NULL, owner TEXT NOT NULL, kind TEXT NOT NULL, start REAL NOT NULL,
+               PRIMARY KEY (source, owner, kind))"""
+    )
+    # A store from before coverage was recorded has data from its earliest stored signal on.
+    db.execute(
+        """INSERT INTO coverage (source, owner, kind, start)
+           SELECT source, owner, kind, MIN(start) FROM signals
+           WHERE owner IS NOT NULL AND kind IN ('meeting', 'time_off') GROUP BY source, owner, kind"""
+    )
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 @dataclass(frozen=True)
@@ -340,6 +355,12 @@ class Store:
                 "DELETE FROM signals WHERE source = ? AND owner = ? AND kind = ? AND start >= ? AND start <= ?",
                 replaced,
             )
+            # A window read whole is covered: keep the earliest start each owner's data reaches.
+            db.executemany(
+                """INSERT INTO coverage (source, owner, kind, start) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (source, owner, kind) DO UPDATE SET start = MIN(start, excluded.start)""",
+                [row[:4] for row in replaced],
+            )
             db.executemany(
                 """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people, owner)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -428,6 +449,22 @@ class Store:
                 ChangeRow(item.id, at, fld, frm, to, None) for _id, at, fld, frm, to in entries
             ]
         return result
+
+    def first_created(self, team: str) -> float | None:
+        """Return when a team's earliest stored work item was created: where its history begins."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(created) FROM work_items WHERE team = ? AND removed_at IS NULL", (team,)
+            ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def coverage(self, kind: str) -> dict[str, float]:
+        """Return, per owner (a pseudonym), from when some source has read their `kind` signals whole."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT owner, MIN(start) FROM coverage WHERE kind = ? GROUP BY owner", (kind,)
+            ).fetchall()
+        return {str(r[0]): float(r[1]) for r in rows}
 
     def completed_total(self, team: str, until: float) -> int:
         """Return how many of a team's items were done by `until`."""

@@ -108,6 +108,11 @@ class _Builder:
     def write(self) -> Path:
         calendars = self.folder / "calendars"
         calendars.mkdir(parents=True, exist_ok=True)
+        # Everyone's calendar is connected, also the ones with nothing in them: an empty
+        # calendar says "no meetings", a missing one says "unknown".
+        for team in TEAMS:
+            for person in (manager(team), *members(team)):
+                self.events.setdefault(person, [])
         for person, events in self.events.items():
             (calendars / f"{person}.ics").write_text(render_calendar("UTC", events, self.now), newline="")
         return calendars

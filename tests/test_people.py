@@ -11,7 +11,7 @@ from teampulse import config
 from teampulse.alerts import time_off_alert
 from teampulse.collect import Pseudonymise
 from teampulse.engine import evaluate_team
-from teampulse.model import LeadershipAction, PersonSignal
+from teampulse.model import LeadershipAction, PersonSignal, SignalsReplaced
 from teampulse.pseudonym import Pseudonymiser
 from teampulse.store import Store
 
@@ -63,7 +63,11 @@ def _survey(n: int, support: float = 0.75) -> list[PersonSignal]:
 @pytest.fixture
 def setup(write_config) -> tuple[config.Config, Store]:  # type: ignore[no-untyped-def]
     cfg = config.load(write_config(FIVE))
-    return cfg, Store(cfg.state)
+    store = Store(cfg.state)
+    # The manager's calendar was read whole from four months back: the people side is known.
+    window = SignalsReplaced(P(MANAGER), ("meeting", "time_off"), NOW - 120 * D, NOW + 14 * D)
+    store.apply_batch("ics", [window], None, 0)
+    return cfg, store
 
 
 def _snap(cfg: config.Config, store: Store, at: datetime = NOW):  # type: ignore[no-untyped-def]
@@ -124,12 +128,37 @@ def test_survey_score_only_at_the_anonymity_threshold(setup) -> None:  # type: i
 def test_small_team_shows_no_person_derived_numbers(write_config) -> None:  # type: ignore[no-untyped-def]
     cfg = config.load(write_config(FIVE.replace(', "fay@example.com"', "")))
     store = Store(cfg.state)
-    store.apply_batch("ics", [_meeting("a", NOW - D, 0.5, [MANAGER, "bob@example.com"])], None, 0)
+    window = SignalsReplaced(P(MANAGER), ("meeting", "time_off"), NOW - 120 * D, NOW + 14 * D)
+    store.apply_batch("ics", [window, _meeting("a", NOW - D, 0.5, [MANAGER, "bob@example.com"])], None, 0)
     snap = _snap(cfg, store)
     assert not snap.people.visible
     assert snap.people.coverage is None
     assert snap.people.after_hours_meeting_hours is None
     assert set(snap.people.support_components) == {"recent_actions"}
+
+
+def test_no_calendar_covering_the_time_is_no_data_not_no_leadership(write_config) -> None:  # type: ignore[no-untyped-def]
+    cfg = config.load(write_config(FIVE))
+    store = Store(cfg.state)
+    # Calendars are configured (another team's was read), but this manager's calendar only from
+    # five days ago: the last 14 days are not covered.
+    other = SignalsReplaced(P("someone@example.com"), ("meeting",), NOW - 120 * D, NOW + 14 * D)
+    mine = SignalsReplaced(P(MANAGER), ("meeting", "time_off"), NOW - 5 * D, NOW + 14 * D)
+    store.apply_batch("ics", [other, mine, _meeting("a", NOW - D, 0.5, [MANAGER, "bob@example.com"])], None, 0)
+    snap = _snap(cfg, store)
+    assert not snap.people.known and not snap.people.has_calendars
+    assert snap.people.coverage is None
+    assert snap.people.support is None  # "no data", never 0
+    assert "teampulse_people_support{" not in _exposition(snap)
+    # Ten days later the manager's calendar covers the window: the same data now counts.
+    later = _snap(cfg, store, NOW + 10 * D)
+    assert later.people.known and later.people.support is not None
+
+
+def _exposition(snap) -> str:  # type: ignore[no-untyped-def]
+    from teampulse.exporter import ExportState, render
+
+    return render(ExportState(snapshots=[snap])).decode()
 
 
 def _anniversary(store: Store, items: Items, leader: bool) -> None:

@@ -104,7 +104,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.execute("INSERT INTO changes VALUES ('jira', '1', 'a', 10, 'status', 'new', 'indeterminate', 'p_9')")
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == SCHEMA_VERSION == 6
     meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
     store.apply_batch("ics", [meeting], None, 0)
     assert [r.people for r in store.signals("meeting", 0, NOW.timestamp() + 1)] == [("p_1", "p_2")]
@@ -164,3 +164,27 @@ def test_a_re_read_calendar_replaces_what_it_said(tmp_path: Path) -> None:
     store.apply_batch("caldav", [sync], None, 0)
     store.apply_batch("ics", [window], None, 0)
     assert sorted(r.id for r in store.signals("meeting", 0, NOW.timestamp() + 86400)) == ["shared", "sync"]
+
+
+def test_a_calendar_read_whole_records_from_when_it_covers(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from teampulse.model import SignalsReplaced
+
+    store = Store(tmp_path / "s.db")
+    assert store.coverage("meeting") == {}
+    first = SignalsReplaced("p_1", ("meeting", "time_off"), NOW - timedelta(days=130), NOW)
+    later = SignalsReplaced("p_1", ("meeting", "time_off"), NOW - timedelta(days=35), NOW + timedelta(days=1))
+    store.apply_batch("ics", [first], None, 0)
+    store.apply_batch("ics", [later], None, 0)  # a later, shorter read does not shrink what is covered
+    assert store.coverage("meeting") == {"p_1": (NOW - timedelta(days=130)).timestamp()}
+    assert store.coverage("survey_response") == {}
+
+
+def test_first_created_is_where_a_team_history_begins(tmp_path: Path, items) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.first_created("payments") is None
+    early = items.make(created=NOW.replace(year=2025))
+    store.apply_batch("jira", [early, items.make()], None, 0)
+    assert store.first_created("payments") == NOW.replace(year=2025).timestamp()
+    assert store.first_created("other") is None

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from teampulse import Batch, CollectContext, SourceError
 
-from .config import CaldavSettings, is_email
+from .config import HISTORY_READ, CaldavSettings, CommonSettings, is_email
 from .ics_source import members_of
 from .parse import ParsedCalendar, parse_calendar
 from .signals import calendar_signals, fallback_zone, replacing
@@ -81,7 +81,7 @@ class CaldavSource:
         """Yield one batch per calendar: its meetings, time off and time zone."""
         members = members_of(ctx)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
-        common = self.settings.common
+        common = self.settings.common.for_collection(ctx)
         lo, hi = now - common.back, now + common.ahead
         client = self._client()
         try:
@@ -95,9 +95,10 @@ class CaldavSource:
                     failures += 1
                     ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
                     continue
-                yield _batch(ctx, owner, texts, label, now, self.settings)
+                yield _batch(ctx, owner, texts, label, now, common)
             if calendars and failures == len(calendars):
                 raise SourceError(f"caldav server {_host(self.settings.url)}: no calendar could be read")
+            yield Batch(events=[], cursor=HISTORY_READ)
         finally:
             close = getattr(client, "close", None)
             if close is not None:
@@ -140,7 +141,7 @@ def _texts(cal: Any, lo: datetime, hi: datetime) -> list[str]:
 
 
 def _batch(
-    ctx: CollectContext, owner: str, texts: list[str], label: str, now: datetime, settings: CaldavSettings
+    ctx: CollectContext, owner: str, texts: list[str], label: str, now: datetime, common: CommonSettings
 ) -> Batch:
     parsed = ParsedCalendar()
     for i, text in enumerate(texts, 1):
@@ -155,6 +156,6 @@ def _batch(
     def report_all(message: str) -> None:
         ctx.problem(f"{label}: {message}")
 
-    fallback = fallback_zone(owner, ctx.teams, settings.common.timezone)
-    signals = calendar_signals(owner, parsed, now, settings.common, fallback, report_all)
-    return Batch(events=replacing(owner, now, settings.common, signals))
+    fallback = fallback_zone(owner, ctx.teams, common.timezone)
+    signals = calendar_signals(owner, parsed, now, common, fallback, report_all)
+    return Batch(events=replacing(owner, now, common, signals))

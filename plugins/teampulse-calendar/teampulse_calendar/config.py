@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from teampulse import ConfigError, PluginConfig
+from teampulse import CollectContext, ConfigError, PluginConfig
 
 from .classify import CHECK_IN_WORDS, ONE_ON_ONE_WORDS, TIME_OFF_WORDS, Classifier
 from .windows_zones import resolve_zone
@@ -18,6 +18,7 @@ from .windows_zones import resolve_zone
 __all__ = [
     "CALDAV_KEYS",
     "COMMON_KEYS",
+    "HISTORY_READ",
     "ICS_KEYS",
     "CaldavSettings",
     "CommonSettings",
@@ -68,6 +69,22 @@ class CommonSettings:
     def ahead(self) -> timedelta:
         """Return how far ahead the window reaches."""
         return timedelta(days=self.days_ahead)
+
+    def for_collection(self, ctx: CollectContext) -> CommonSettings:
+        """Return the settings of one collection: the first reaches back as far as the core reads.
+
+        Without that, the engine's replay and reference windows would find no calendar data
+        and read "no data" as "no 1:1s". Later collections re-read only `days_back`.
+        """
+        wanted = getattr(ctx, "history_from", None)  # absent on cores older than 0.2
+        if ctx.cursor or wanted is None:
+            return self
+        days = (ctx.now - wanted).total_seconds() / 86400
+        return replace(self, days_back=max(self.days_back, days))
+
+
+# The cursor a calendar source commits once its first collection has read the long history.
+HISTORY_READ = {"history": "read"}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from teampulse import Batch, CollectContext
 
-from .config import IcsSettings, is_email
+from .config import HISTORY_READ, CommonSettings, IcsSettings, is_email
 from .parse import parse_calendar
 from .signals import calendar_signals, fallback_zone, replacing
 
@@ -77,7 +77,7 @@ class IcsSource:
         """Yield one batch per calendar: its meetings, time off and time zone."""
         members = members_of(ctx)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
-        common = self.settings.common
+        common = self.settings.common.for_collection(ctx)
         skipped = 0
         for n, (path, pattern) in enumerate(self.files(), 1):
             label = f"calendar #{n} ({_masked(pattern)})"
@@ -98,7 +98,7 @@ class IcsSource:
             except OSError as exc:
                 ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
                 continue
-            batch = self._batch(ctx, owner, text, label, now)
+            batch = self._batch(ctx, owner, text, label, now, common)
             if batch is not None:
                 yield batch
         for n, (owner, url) in enumerate(sorted(self.settings.urls.items()), 1):
@@ -111,22 +111,25 @@ class IcsSource:
             except FetchError as exc:
                 ctx.problem(f"{label}: cannot fetch ({exc}); skipped")
                 continue
-            batch = self._batch(ctx, owner, read_text(data), label, now)
+            batch = self._batch(ctx, owner, read_text(data), label, now, common)
             if batch is not None:
                 yield batch
         if skipped:
             ctx.progress(f"{skipped} calendar(s) of people in no configured team skipped")
+        yield Batch(events=[], cursor=HISTORY_READ)
 
-    def _batch(self, ctx: CollectContext, owner: str, text: str, label: str, now: datetime) -> Batch | None:
+    def _batch(
+        self, ctx: CollectContext, owner: str, text: str, label: str, now: datetime, common: CommonSettings
+    ) -> Batch | None:
         def report(message: str) -> None:
             ctx.problem(f"{label}: {message}")
 
         parsed = parse_calendar(text, report)
         if parsed is None:
             return None
-        fallback = fallback_zone(owner, ctx.teams, self.settings.common.timezone)
-        signals = calendar_signals(owner, parsed, now, self.settings.common, fallback, report)
-        return Batch(events=replacing(owner, now, self.settings.common, signals))
+        fallback = fallback_zone(owner, ctx.teams, common.timezone)
+        signals = calendar_signals(owner, parsed, now, common, fallback, report)
+        return Batch(events=replacing(owner, now, common, signals))
 
 
 class FetchError(Exception):
