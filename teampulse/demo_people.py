@@ -21,8 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .jira_emulator import Organisation, OrgTeam
-
-CRUNCH_DAYS = 5
+from .jira_emulator.generate import CRUNCH_DAYS
 
 
 @dataclass

@@ -545,6 +545,7 @@ def _replay(
     config: Config,
     team: Team,
     days: Sequence[_Day],
+    history_from: float,
     judged_from: float,
     extra: Sequence[SignalKind],
 ) -> _Course:
@@ -576,7 +577,7 @@ def _replay(
         else:
             ref = []
             j = i - 1
-            while j >= 0 and len(ref) < ref_days and days[j].at >= judged_from - ref_days * DAY:
+            while j >= 0 and len(ref) < ref_days and days[j].at >= history_from:
                 if not episode[j]:
                     ref.append(j)
                 j -= 1
@@ -647,10 +648,12 @@ def evaluate_team(
     first = store.first_created(team.name)
     first = first if first is not None and first <= t_end else None
     # The first day judged has a whole reference window of the team's own history behind it.
-    judged_from = first + ref_days * DAY if first is not None else float("inf")
-    learning = t_end < judged_from
+    learned_at = first + ref_days * DAY if first is not None else float("inf")
+    learning = t_end < learned_at
+    # The series' first `ref_days` days are only the reference of the first scanned day.
+    judged_from = max(learned_at, days[ref_days].at)
     extra = [s for s in (signals or {}).values() if s.side == "pressure"]
-    course = _replay(config, team, days, judged_from, extra)
+    course = _replay(config, team, days, first if first is not None else t_end, judged_from, extra)
     last = days[-1]
     onset = days[course.onset].at if course.onset is not None else None
 

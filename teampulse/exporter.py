@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from . import __version__
 from .engine import TeamSnapshot
 from .kinds import AlertState
+from .states import TeamState
 from .store import SourceRun
 
 CACHED = " Served from the cache of the last collection (see teampulse_collection_timestamp_seconds)."
@@ -73,11 +74,31 @@ class SnapshotCollector(Collector):
             ),
             ("teampulse_team_members", "Configured team members (the manager not included).", "members"),
         ]
+        # A learning team has no normal yet: its pressure is absent, not a misleading 0.
+        judged = {"pressure", "baseline"}
         for name, doc, fact in per_team:
             g = _gauge(name, doc)
             for snap in s.snapshots:
-                g.add_metric([snap.team], float(snap.facts()[fact]))
+                if not (snap.learning and fact in judged):
+                    g.add_metric([snap.team], float(snap.facts()[fact]))
             yield g
+
+        learning = _gauge(
+            "teampulse_team_learning",
+            "1 while the team has less history than the reference window (no normal yet, no episode), else 0.",
+        )
+        state = _gauge(
+            "teampulse_team_state",
+            "1 for the team's current state, 0 for the others: learning, calm, in_grace, answered, "
+            "unanswered, elevated (an episode not judged: no people data, or easing).",
+            ("team", "state"),
+        )
+        for snap in s.snapshots:
+            learning.add_metric([snap.team], 1.0 if snap.learning else 0.0)
+            for one in TeamState:
+                state.add_metric([snap.team, str(one)], 1.0 if snap.state is one else 0.0)
+        yield learning
+        yield state
 
         yield from self._people()
 
@@ -105,8 +126,9 @@ class SnapshotCollector(Collector):
             ("team", "component"),
         )
         for snap in s.snapshots:
-            for c in snap.components:
-                comp.add_metric([snap.team, c.name], c.score)
+            if not snap.learning:
+                for c in snap.components:
+                    comp.add_metric([snap.team, c.name], c.score)
         yield comp
 
         episode = _gauge(

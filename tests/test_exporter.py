@@ -72,5 +72,5 @@ def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Ite
     assert "@" not in text
     assert "PAY-" not in text
     for label in re.findall(r"(\w+)=\"", text):
-        assert label in {"team", "source", "version", "quantile", "component", "kind"}
+        assert label in {"team", "source", "version", "quantile", "component", "kind", "state"}
     assert cfg.teams[0].name in text

@@ -41,7 +41,7 @@ REMOTE_ZONES = ("America/Sao_Paulo", "Asia/Tokyo", "Europe/Lisbon", "Africa/Lago
 PRESSURED_TEAM = "payments"
 # Under the same crunch, but its lead answers it: due dates move later during the crunch.
 ANSWERED_TEAM = "platform"
-CRUNCH_DAYS = 5
+CRUNCH_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -354,7 +354,7 @@ def _crunch_extras(
 ) -> list[_Plan]:
     plans: list[_Plan] = []
     active = _sprint_index(now, starts, ends)
-    for n in range(max(6, len(members) + 2)):
+    for n in range(max(8, 2 * len(members))):
         created = _work_time(rng, _add_workdays(today - timedelta(days=16), rng.randint(0, 5)), tz)
         start_day = today - timedelta(days=rng.randint(1, CRUNCH_DAYS - 1))
         start = _after_hours(rng, start_day, tz) if n % 3 == 0 else _work_time(rng, start_day, tz)
