@@ -158,10 +158,12 @@ def alerting_rules() -> list[dict[str, Any]]:
                 "summary": "Process pressure on team {{ $labels.team }} rose without a leadership action",
                 "description": (
                     f"Process pressure on {{{{ $labels.team }}}} is {pressure} against a baseline of "
-                    f"{baseline} (elevated at +{RISE:.2f} above it or at {HIGH:.2f}), elevated since {since} "
-                    f"({held}; the alert waits {_days(GRACE_SECONDS)}), and the team had fewer leadership "
-                    f"actions since then than the {MIN_ACTIONS} needed. "
-                    "`teampulse check --format json` says what rose and by how much. To clear it: "
+                    f"{baseline} (out of the team's own normal at +{RISE:.2f} above it or at {HIGH:.2f}), "
+                    f"out of its normal since {since} ({held}; the alert waits {_days(GRACE_SECONDS)}), "
+                    "and the people side did not answer (state unanswered): no 1:1 cadence kept with the "
+                    "people carrying the load, and fewer moved deadlines, rebalanced work or recorded "
+                    f"actions since the onset than the {MIN_ACTIONS} needed. "
+                    "`teampulse check` says what rose against which normal. To clear it: "
                     "1:1s with the people carrying the load, move a deadline or take an item out of the "
                     "sprint, rebalance work, or record what was done with `teampulse action add`."
                 ),
@@ -178,7 +180,8 @@ def alerting_rules() -> list[dict[str, Any]]:
                 "summary": "Time off on team {{ $labels.team }} was overridden under pressure",
                 "description": (
                     "{{ $value }} meeting(s) or work item(s) landed on a member's time off on team "
-                    "{{ $labels.team }} in the last 7 days, under elevated pressure or with their work "
+                    "{{ $labels.team }} in the last 7 days or already booked in the next 14, under "
+                    "elevated pressure or with their work "
                     f"falling due during it (process pressure now {pressure}, baseline {baseline}). "
                     "Nobody is named here: the manager sees it in the calendar. "
                     "To clear it: move the meeting off the time off, hand the work to someone else or "

@@ -6,9 +6,11 @@ import html
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from .alerts import what_rose
 from .engine import TeamSnapshot
 from .exporter import ExportState
 from .kinds import AlertState
+from .states import TeamState
 
 OVERVIEW_UID = "teampulse-overview"
 TEAM_UID = "teampulse-team"
@@ -19,16 +21,20 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
+_CSS = {
+    TeamState.UNANSWERED: "alert",
+    TeamState.ANSWERED: "answered",
+    TeamState.IN_GRACE: "watch",
+    TeamState.ELEVATED: "watch",
+    TeamState.LEARNING: "learning",
+    TeamState.CALM: "calm",
+}
+
+
 def _level(snap: TeamSnapshot) -> tuple[str, str]:
-    if snap.pressure_unmatched:
-        return "alert", "pressure without leadership"
-    if snap.time_off_overridden:
-        return "alert", "time off overridden"
-    if snap.elevated:
-        return "answered", "under pressure, answered"
-    if snap.pressure >= 0.3:
-        return "watch", "moderate pressure"
-    return "calm", "calm"
+    if snap.time_off_overridden and snap.state is not TeamState.UNANSWERED:
+        return "alert", f"time off overridden; {snap.state.words}"
+    return _CSS[snap.state], snap.state.words
 
 
 def _date(value: datetime | None) -> str:
@@ -37,7 +43,12 @@ def _date(value: datetime | None) -> str:
 
 def _people_words(snap: TeamSnapshot) -> str:
     p = snap.people
-    parts = [f"People support <b>{p.support:.2f}</b>."]
+    if p.support is None:
+        parts = [
+            "People support: <b>no data</b> (no calendar covers the last 14 days and no survey is shown)."
+        ]
+    else:
+        parts = [f"People support <b>{p.support:.2f}</b>."]
     if not p.visible:
         parts.append("Person-level figures are hidden: the team is below the anonymity threshold.")
     else:
@@ -55,32 +66,67 @@ def _people_words(snap: TeamSnapshot) -> str:
     return " ".join(parts)
 
 
+def _answers(snap: TeamSnapshot) -> str:
+    parts = [kind.replace("_", " ") for kind in snap.answered_by if kind != "one_on_one_cadence"]
+    if "one_on_one_cadence" in snap.answered_by:
+        parts.append(f"a 1:1 cadence with {snap.carriers_met} of {snap.carriers} people carrying the load")
+    return ", ".join(parts)
+
+
 def _verdict(snap: TeamSnapshot, alerts: dict[tuple[str, str], AlertState]) -> str:
     out = []
+    since = _date(snap.episode_start)
+    state = snap.state
     pressure = alerts.get(("ProcessPressureWithoutLeadership", snap.team))
     if pressure:
         out.append(
             f'<p class="verdict alert"><strong>Pressure rose without a leadership action</strong> '
-            f"since {_date(snap.episode_start)}. {_e(pressure.description)}</p>"
+            f"since {since}. {_e(pressure.description)}</p>"
         )
-    elif snap.episode_start is not None:
-        acted = ", ".join(
-            f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(snap.actions_since_episode.items())
-        )
-        answer = f"answered by {acted}" if acted else "within its grace period; no leadership action yet"
+    elif state is TeamState.LEARNING:
+        start = _date(snap.history_start) or "no work items yet"
         out.append(
-            f'<p class="verdict answered">Pressure elevated since {_date(snap.episode_start)}, {_e(answer)}.</p>'
+            f'<p class="verdict learning">Learning this team\'s normal: its history begins {_e(start)}, '
+            "less than the reference window. No episode starts until then.</p>"
+        )
+    elif state is TeamState.ANSWERED:
+        out.append(
+            f'<p class="verdict answered">Pressure out of its normal since {since}, answered by '
+            f"{_e(_answers(snap))}.</p>"
+        )
+    elif state is TeamState.IN_GRACE:
+        out.append(
+            f'<p class="verdict watch">Pressure out of its normal since {since}: within the grace period, '
+            "leadership has time to answer.</p>"
+        )
+    elif state is TeamState.ELEVATED:
+        why = (
+            "no calendar data covers the last 14 days for this team, so the people side is unknown"
+            if not snap.people.known
+            else "pressure is back within its normal while the episode closes"
+        )
+        out.append(
+            f'<p class="verdict watch">Pressure out of its normal since {since}; not judged: {why}.</p>'
         )
     else:
         out.append(
-            '<p class="verdict calm">Pressure is at the team\'s own normal level: nothing to answer.</p>'
+            '<p class="verdict calm">Pressure is within the team\'s own normal: nothing to answer.</p>'
         )
+    rose = what_rose(snap)
+    if rose and not pressure:
+        out.append(f'<p class="rose">Above the normal: {_e("; ".join(rose))}.</p>')
     time_off = alerts.get(("TimeOffOverriddenUnderPressure", snap.team))
     if time_off:
         out.append(
             f'<p class="verdict alert"><strong>Time off overridden.</strong> {_e(time_off.description)}</p>'
         )
     return "\n".join(out)
+
+
+def _pressure_words(s: TeamSnapshot) -> str:
+    if s.learning:
+        return "Process pressure: <b>not judged yet</b> (learning)"
+    return f"Process pressure <b>{s.pressure:.2f}</b> against its baseline of {s.baseline:.2f}"
 
 
 def render_page(state: ExportState, dashboards: str | None = None) -> str:
@@ -91,6 +137,7 @@ def render_page(state: ExportState, dashboards: str | None = None) -> str:
         key=lambda s: (
             not (s.pressure_unmatched or s.time_off_overridden),
             not s.elevated,
+            s.learning,
             -s.pressure,
             s.team,
         ),
@@ -106,7 +153,7 @@ def render_page(state: ExportState, dashboards: str | None = None) -> str:
         sections.append(
             f"""<section class="team {css}" id="team-{_e(s.team)}" data-team="{_e(s.team)}">
 <h2>{_e(s.team)} <span class="state">{_e(words)}</span>{link}</h2>
-<p>Process pressure <b>{s.pressure:.2f}</b> against its baseline of {s.baseline:.2f}:
+<p>{_pressure_words(s)}:
 {s.in_progress} items in progress ({s.wip_per_person:.1f} per available person), {s.overdue} overdue,
 {s.due_soon} due within 7 days, {s.throughput} completed in the last 7 days.</p>
 <p>{_people_words(s)}</p>
@@ -134,7 +181,9 @@ body {{ font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto;
 .team {{ border: 1px solid #d0d7de; border-left-width: 6px; border-radius: 6px; padding: 0.2rem 1rem; margin: 1rem 0; }}
 .team.alert {{ border-left-color: #cf222e; }} .team.answered {{ border-left-color: #bf8700; }}
 .team.watch {{ border-left-color: #0969da; }} .team.calm {{ border-left-color: #1a7f37; }}
+.team.learning {{ border-left-color: #8c959f; }}
 .verdict.alert {{ color: #a40e26; }} .verdict.answered {{ color: #7d4e00; }} .verdict.calm {{ color: #116329; }}
+.verdict.watch {{ color: #0550ae; }} .verdict.learning {{ color: #57606a; }}
 .state {{ font-size: 0.65em; font-weight: normal; color: #57606a; margin-left: 0.5rem; }}
 .dash {{ font-size: 0.6em; font-weight: normal; margin-left: 0.75rem; }}
 </style></head>
