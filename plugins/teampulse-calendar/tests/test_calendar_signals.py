@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import teampulse_calendar
 
-from teampulse import PersonSignal, PluginConfig, TeamInfo
+from teampulse import PersonSignal, PluginConfig, SignalsReplaced, TeamInfo
 
 DATA = Path(__file__).parent / "data"
 BOB, MARIA, CHEN, DANA, EVE = (f"{n}@example.com" for n in ("bob", "maria", "chen", "dana", "eve"))
@@ -51,7 +51,9 @@ def meetings(events: list[PersonSignal]) -> list[tuple[str, str, str, str, tuple
 @pytest.fixture
 def signals(new_ctx) -> dict[str, list[PersonSignal]]:
     ctx = new_ctx()
-    batches = [[e for e in b.events if isinstance(e, PersonSignal)] for b in source().collect(ctx)]
+    batches = [
+        [e for e in b.events if isinstance(e, PersonSignal)] for b in source().collect(ctx) if b.events
+    ]
     assert ctx.problems == []
     assert len(batches) == 3  # one batch per calendar
     return by_owner(batches)
@@ -185,7 +187,7 @@ def test_window_is_bounded_by_days_back_and_days_ahead(new_ctx) -> None:
 
 def test_calendars_of_people_in_no_team_are_skipped(new_ctx) -> None:
     ctx = new_ctx(teams=[TeamInfo(name="t", manager=CHEN, members=(DANA,))])
-    batches = list(source().collect(ctx))
+    batches = [b for b in source().collect(ctx) if b.events]
     assert len(batches) == 1 and ctx.problems == []
     assert ctx.progressed == ["2 calendar(s) of people in no configured team skipped"]
 
@@ -203,3 +205,16 @@ def test_max_instances_caps_a_calendar_and_says_so(new_ctx) -> None:
     assert ctx.problems == [
         "calendar #1 (team/<e-mail>.ics): more than 5 occurrences in the window (max_instances); the rest skipped"
     ]
+
+
+def test_the_first_collection_reaches_back_as_far_as_the_core_reads(new_ctx) -> None:
+    # The window reaches 35 days back by default; the core asks for history from 74 days back.
+    far = z("2026-01-01T12:00:00Z")
+    first = list(source().collect(new_ctx(history_from=far)))
+    windows = [e for b in first for e in b.events if isinstance(e, SignalsReplaced)]
+    assert windows and all(w.start == far for w in windows)
+    assert first[-1].events == [] and first[-1].cursor == {"history": "read"}
+    # once the history was read (the cursor says so), each collection re-reads only days_back
+    later = list(source().collect(new_ctx(history_from=far, cursor=first[-1].cursor)))
+    windows = [e for b in later for e in b.events if isinstance(e, SignalsReplaced)]
+    assert windows and all(w.start == z("2026-02-09T12:00:00Z") for w in windows)
