@@ -24,6 +24,7 @@ from .model import (
     WebhookSource,
     WorkItem,
     WorkItemRemoved,
+    WorkItemsCovered,
 )
 
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ __all__ = [
     "WebhookSource",
     "WorkItem",
     "WorkItemRemoved",
+    "WorkItemsCovered",
     "__version__",
     "hookimpl",
 ]

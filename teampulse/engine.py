@@ -40,6 +40,9 @@ MIN_ITEMS_FOR_SHARE = 10
 # A share of open work must move by at least this many items to count: one or two items
 # slipping is ordinary noise, whatever share of a small board they are.
 MIN_EFFECT_ITEMS = 3
+# Work in progress per person must also rise by this share of its usual level: a team that
+# usually holds four items each is not in a crunch at five.
+WIP_RELATIVE_EFFECT = 0.5
 # The normal band reaches this many robust standard deviations (1.4826 x MAD) above the
 # median, and at least to the team's 90th percentile, so regular peaks (sprint starts) are normal.
 BAND_SIGMAS = 2.0
@@ -400,9 +403,13 @@ class _TeamHistory:
         return [self._day(t, opened[k], wip[k], overdue[k], soon[k]) for k, t in enumerate(times)]
 
     def _day(self, t: float, open_items: int, wip: int, overdue: int, due_soon: int) -> _Day:
-        on_leave = len({person for person, s, e in self.leave if s <= t < e})
-        on_leave = min(on_leave, self.members)
+        away = {person for person, s, e in self.leave if s <= t < e}
+        on_leave = min(len(away), self.members)
         available = max(self.members - on_leave, 1)
+        # Work parked with someone on leave is carried by nobody: a week off or a public
+        # holiday does not raise the load of the people at work.
+        index = self._wip_index() if away else {}
+        carried = max(wip - sum(_covering(index.get(person), t) for person in away), 0)
         lo = t - WEEK
         scope_added = 0
         for at, _sprint, (start, end) in self.adds[
@@ -414,7 +421,7 @@ class _TeamHistory:
         after = self._count(self.after_hours, lo, t)
         denominator = max(open_items, MIN_ITEMS_FOR_SHARE)
         values = {
-            "wip_per_person": wip / available,
+            "wip_per_person": carried / available,
             "overdue_share": overdue / denominator,
             "due_soon_share": due_soon / denominator,
             "scope_added_share": scope_added / denominator,
@@ -433,7 +440,7 @@ class _TeamHistory:
             "throughput": float(self._count(self.done_times, lo, t)),
             "scope_added": float(scope_added),
             "after_hours_ratio": after / changes if changes else 0.0,
-            "wip_per_person": wip / available,
+            "wip_per_person": carried / available,
         }
         return _Day(t, values, facts)
 
@@ -516,13 +523,13 @@ def _normal(past: Sequence[float], effect: float, saturation: float) -> Normal:
     return Normal(centre, top, max(effect, BAND_SIGMAS * spread) * (saturation - 1.0))
 
 
-def _effect(config: Config, name: str, day: _Day) -> float:
+def _effect(config: Config, name: str, day: _Day, centre: float) -> float:
     """Return the smallest rise of a component that counts, on this day."""
     floor = config.pressure.floors.get(name, 0.0)
     if name in _SHARES_OF_OPEN_WORK:
         return max(floor, MIN_EFFECT_ITEMS / max(day.facts["share_of"], 1.0))
     if name == "wip_per_person":
-        return max(floor, MIN_EFFECT_ITEMS / max(day.facts["available"], 1.0))
+        return max(floor, MIN_EFFECT_ITEMS / max(day.facts["available"], 1.0), centre * WIP_RELATIVE_EFFECT)
     return floor
 
 
@@ -588,9 +595,9 @@ def _replay(
                 limit = settings.limits[name]
                 normal = Normal(limit, limit, limit * (settings.saturation - 1.0))
             else:
-                normal = _normal(
-                    [days[j].values[name] for j in ref], _effect(config, name, d), settings.saturation
-                )
+                past = [days[j].values[name] for j in ref]
+                effect = _effect(config, name, d, _median(past))
+                normal = _normal(past, effect, settings.saturation)
             components.append(Component(name, value, normal.centre, normal.score(value), w, normal.top))
         for s in extra:
             got = s.compute(team.name, d.facts)
@@ -613,21 +620,21 @@ def _replay(
     return _Course(pressures, episode, out, components, baseline, onset)
 
 
-def _cadence_kept(times: Sequence[float], onset: float, t: float) -> bool:
-    """Tell whether a 1:1 cadence with one person carries into an episode that began at `onset`.
+def _cadence(times: Sequence[float], onset: float, t: float) -> str:
+    """Say how a 1:1 cadence with one person carries into an episode that began at `onset`.
 
-    A 1:1 since the onset keeps it; so does one before it whose next is not due yet (weekly
-    by default, the person's own interval up to 14 days), so a weekly cadence is not read as
-    silence in the episode's first days.
+    "met": a 1:1 since the onset. "pending": one before it whose next is not due yet (weekly
+    by default, the person's own interval up to 14 days, a day of slack), so a weekly cadence
+    is not read as silence in the episode's first days. "missed": none when one was due.
     """
     if not times:
-        return False
+        return "missed"
     last = times[-1]
     if last >= onset:
-        return True
+        return "met"
     interval = last - times[-2] if len(times) >= 2 else WEEK
     interval = min(max(interval, WEEK), COVERAGE_WINDOW)
-    return t - last <= interval + CADENCE_SLACK
+    return "pending" if t - last <= interval + CADENCE_SLACK else "missed"
 
 
 def evaluate_team(
@@ -647,6 +654,10 @@ def evaluate_team(
     days = history.series([t_end - k * DAY for k in range(span, -1, -1)])
     first = store.first_created(team.name)
     first = first if first is not None and first <= t_end else None
+    # Where a source says from when it read the team's work whole, history begins there.
+    covered = store.coverage("work_items").get(team.name)
+    if first is not None and covered is not None:
+        first = max(first, covered)
     # The first day judged has a whole reference window of the team's own history behind it.
     learned_at = first + ref_days * DAY if first is not None else float("inf")
     learning = t_end < learned_at
@@ -695,13 +706,18 @@ def evaluate_team(
     away = people.on_leave(t_end)
     holding = {i.assignee_on(t_end) for i in history.items if i.status_on(t_end) == IN_PROGRESS}
     carriers: set[str] = {p for p in holding if p in member_set and p not in away} or (member_set - away)
-    met: set[str] = set()
+    cadence_of: dict[str, str] = {}
     if onset is not None:
         times: dict[str, list[float]] = {}
         for at, person in people.one_on_ones(t_end - 2 * COVERAGE_WINDOW, t_end):
             times.setdefault(person, []).append(at)
-        met = {p for p in carriers if _cadence_kept(sorted(times.get(p, [])), onset, t_end)}
-    cadence = bool(carriers) and view.known and len(carriers - met) <= len(carriers) // 4
+        cadence_of = {p: _cadence(sorted(times.get(p, [])), onset, t_end) for p in carriers}
+    met = {p for p, how in cadence_of.items() if how != "missed"}
+    held_since = sum(1 for how in cadence_of.values() if how == "met")
+    missed = len(carriers) - len(met)
+    # The cadence carries into the episode when at most one carrier in four missed a 1:1 that
+    # fell due, and those that fell due mostly happened: 1:1s that stopped at the onset do not.
+    cadence = bool(carriers) and view.known and missed <= len(carriers) // 4 and held_since >= missed
     answered_by = tuple(sorted(answering)) if sum(answering.values()) >= config.alerts.min_actions else ()
     if cadence:
         answered_by += ("one_on_one_cadence",)

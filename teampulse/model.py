@@ -107,6 +107,18 @@ class WorkItemRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkItemsCovered:
+    """The source read a team's work items whole from `start` on (a first sync's window).
+
+    The engine learns a team's normal only from history it has whole: before `start` plus a
+    reference window, the team is learning. Send it once per first sync; repeats are harmless.
+    """
+
+    team: str
+    start: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PersonSignal:
     """Something a calendar or survey says about a person or a team.
 
@@ -165,7 +177,9 @@ class LeadershipAction:
     note: str | None = None  # recorded by hand; never exported
 
 
-Event: TypeAlias = WorkItem | WorkItemRemoved | PersonSignal | SignalsReplaced | LeadershipAction
+Event: TypeAlias = (
+    WorkItem | WorkItemRemoved | WorkItemsCovered | PersonSignal | SignalsReplaced | LeadershipAction
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from .model import (
     StatusCategory,
     WorkItem,
     WorkItemRemoved,
+    WorkItemsCovered,
 )
 
 SCHEMA_VERSION = 6
@@ -273,6 +274,7 @@ class Store:
         signals: list[tuple[Any, ...]] = []
         replaced: list[tuple[Any, ...]] = []
         actions: list[tuple[Any, ...]] = []
+        covered: list[tuple[Any, ...]] = []
         for ev in events:
             if isinstance(ev, WorkItem):
                 sprints = (
@@ -334,6 +336,8 @@ class Store:
                     replaced.append((source, ev.owner, kind, _epoch(ev.start), _epoch(ev.end)))
             elif isinstance(ev, LeadershipAction):
                 actions.append((source, ev.id, ev.team, ev.kind, _epoch(ev.at), ev.person, ev.note))
+            elif isinstance(ev, WorkItemsCovered):
+                covered.append((source, ev.team, "work_items", _epoch(ev.start)))
             else:
                 raise TypeError(f"not an event: {type(ev).__name__}")
         with self.transaction() as db:
@@ -359,7 +363,7 @@ class Store:
             db.executemany(
                 """INSERT INTO coverage (source, owner, kind, start) VALUES (?, ?, ?, ?)
                    ON CONFLICT (source, owner, kind) DO UPDATE SET start = MIN(start, excluded.start)""",
-                [row[:4] for row in replaced],
+                [row[:4] for row in replaced] + covered,
             )
             db.executemany(
                 """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people, owner)
@@ -459,7 +463,10 @@ class Store:
         return float(row[0]) if row and row[0] is not None else None
 
     def coverage(self, kind: str) -> dict[str, float]:
-        """Return, per owner (a pseudonym), from when some source has read their `kind` signals whole."""
+        """Return, per owner, from when some source has read its `kind` data whole.
+
+        Owners are pseudonyms for calendars (kind "meeting"), team names for "work_items".
+        """
         with self._lock:
             rows = self._db.execute(
                 "SELECT owner, MIN(start) FROM coverage WHERE kind = ? GROUP BY owner", (kind,)

@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from teampulse import Batch, CollectContext, SourceError, TeamInfo, WorkItem, WorkItemRemoved
+from teampulse import (
+    Batch,
+    CollectContext,
+    SourceError,
+    TeamInfo,
+    WorkItem,
+    WorkItemRemoved,
+    WorkItemsCovered,
+)
 
 from .client import Transport
 from .config import JiraSettings
@@ -150,6 +158,13 @@ class _Collection:
             old_ids = tc.ids if tc is not None else set()
             tc = TeamCursor(jql=digest, ids=set(old_ids), reconciled=None if old_ids else self.now)
             since = self.now - timedelta(days=s.history_days)
+            # Reach back as far as the engine reads (absent on cores before 0.2): without the
+            # items done in its reference window, the first scanned days would read as a rise.
+            wanted = getattr(self.ctx, "history_from", None)
+            if wanted is not None:
+                since = min(since, wanted)
+            # Issues done before `since` are not read: the team's history is whole from there on.
+            yield Batch([WorkItemsCovered(team=team.name, start=since)])
             jql = (
                 f'({base}) AND (updated >= "{format_jql(since, self.zone)}" OR statusCategory != Done) '
                 "ORDER BY updated ASC, key ASC"

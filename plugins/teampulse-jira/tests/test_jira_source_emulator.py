@@ -27,8 +27,10 @@ from teampulse import (
     TeamInfo,
     WorkItem,
     WorkItemRemoved,
+    WorkItemsCovered,
 )
 from teampulse.jira_emulator import Credentials, Dataset, EmulatorServer, Faults, Stats
+from teampulse.jira_emulator.model import to_ms
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 N_ISSUES = 240
@@ -47,6 +49,7 @@ class Ctx:
     cursor: Mapping[str, Any] | None
     now: datetime
     name: str = "jira"
+    history_from: datetime | None = None
     messages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -156,7 +159,7 @@ def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
     assert not sleeps
     # Every page is its own batch (Cloud: plus the held-back truncated issues at the end), and
     # the cursor never passes an issue not yet emitted.
-    with_events = [b for b in batches if b.events]
+    with_events = [b for b in batches if any(isinstance(e, WorkItem) for e in b.events)]
     assert len(with_events) == math.ceil(N_ISSUES / 20) + (1 if server.cloud else 0)
     emitted: set[str] = set()
     for batch in with_events:
@@ -352,7 +355,7 @@ def test_a_restart_resumes_from_the_committed_cursor(jira, monkeypatch):
     seen: set[str] = set()
     committed = None
     for number, batch in enumerate(source.collect(ctx)):
-        seen.update(e.id for e in batch.events)
+        seen.update(e.id for e in batch.events if isinstance(e, WorkItem))
         committed = batch.cursor
         if number == 4:
             break  # the process dies after five committed pages
@@ -478,3 +481,22 @@ def test_data_center_paging_survives_rows_moving_during_the_sync(monkeypatch):
     by_key = {i.key: i for i in got.values()}
     assert by_key["PAY-2"].status_category is StatusCategory.DONE  # its new state, read again
     assert deleted in got
+
+
+def test_first_sync_reaches_back_as_far_as_the_core_reads(jira, monkeypatch):
+    server, ds, keys, _ = jira
+    source, _ = make_source(server.url, monkeypatch, history_days=10)
+    # history_days alone: issues done before ten days ago and not touched since are not read
+    short = {i.key for i in items_of(run(source)[0])}
+    done_early = {
+        k for k in keys.values()
+        if ds.issue(k).status.category[1] == "done" and ds.issue(k).updated < to_ms(NOW - timedelta(days=10))
+    }  # fmt: skip
+    assert done_early and not short & done_early
+    # the core asks for history from 30 days back: the first sync reads the whole history
+    ctx = Ctx(teams=[team()], cursor=None, now=NOW, history_from=NOW - timedelta(days=30))
+    batches = list(source.collect(ctx))
+    assert {i.key for i in items_of(batches)} == set(keys.values())
+    # and it tells the core from when the team's history is whole
+    covered = [e for b in batches for e in b.events if isinstance(e, WorkItemsCovered)]
+    assert covered == [WorkItemsCovered(team="payments", start=NOW - timedelta(days=30))]
