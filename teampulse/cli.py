@@ -100,12 +100,22 @@ def _progress(message: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--as-of", "as_of", help="Evaluate at this time (ISO 8601); default now.")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Collect and evaluate as of this time (ISO 8601); default now. The sources read their "
+    "windows relative to it (a calendar's days back and ahead, a first Jira sync's history).",
+)
 @click.option("--format", "fmt", type=click.Choice(["prometheus", "json"]), default="prometheus")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @one_line_errors
 def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -> None:
     """Collect every source once, evaluate, and print the metrics.
+
+    With --as-of TIME the collection itself runs as of TIME, as if the clock read TIME: the
+    sources read their windows relative to it and the evaluation is at TIME. What a source
+    returns is still the server's current data (Jira keeps no past state), which the engine
+    replays up to TIME. TIME must not be in the future; the source runs keep their real times.
 
     Exit 0: all sources collected; 1: a source failed or skipped bad input (the output
     covers the rest); 2: bad config, or no source could collect.
@@ -114,9 +124,14 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
     from .exporter import render
 
     when = _as_of(as_of)
+    if when is not None and when > datetime.now(UTC):
+        # The sources' cursors would move past the present (the Jira source stores TIME as a
+        # team's sync position when nothing matched, and as its last reconciliation), and the
+        # next real collection would skip what changes until then.
+        raise click.BadParameter("must not be in the future", param_hint="--as-of")
     runtime = Runtime.open(config_path)
     try:
-        report = runtime.collect(on_progress=None if quiet else _progress)
+        report = runtime.collect(now=when, on_progress=None if quiet else _progress)
         failed = report.failed
         for r in failed:
             click.echo(f"teampulse: error: source {r.source}: {r.error}", err=True)
@@ -183,6 +198,11 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
             for a in firing:
                 who = a.labels.get("team") or a.labels.get("source")
                 click.echo(f"FIRING {a.alert} {who} ({a.severity}) since {a.since}\n  {a.description}")
+            # Every team's state, in the words of the page: learning and unknown say so.
+            for snap in state.snapshots:
+                onset = f" since {snap.episode_start:%Y-%m-%d}" if snap.episode_start else ""
+                people = "" if snap.people.known else "; people side unknown (no calendar data covers it)"
+                click.echo(f"team {snap.team}: {snap.state} - {snap.state.words}{onset}{people}")
         sys.exit(1 if firing else 0)
     finally:
         runtime.close()

@@ -120,15 +120,57 @@ def load_mixin_build() -> ModuleType:
     return module
 
 
+def wall_clock_now() -> datetime:
+    """Return the real time (UTC, to the minute): the one place where a test reads the clock.
+
+    Only for a `teampulse serve` whose times a service judges by its own wall clock, where
+    running serve at a fixed time (teampulse_at) would make that service see stale data:
+    Alertmanager takes an alert for resolved once the `endsAt` that serve's alertmanager
+    notifier stamps from serve's clock has passed (tests/test_alertmanager_e2e.py), and the
+    shipped rule TeampulseSourceDown compares `teampulse_source_last_success_timestamp_seconds`
+    with Prometheus' time() (tests/test_dashboards.py asserts it does not fire). There serve
+    runs on the real clock, and the demo organisation it reads is generated up to this time.
+    Its verdict then depends on the day the test runs only if the engine's does:
+    tests/test_dates.py builds the same organisation at every weekday, a month end and the
+    days of the DST changes and checks that it does not.
+    """
+    return datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)
+
+
+# Runs `teampulse` with its clock travelled to argv[1], still ticking (time-machine patches
+# time.time, datetime.now, date.today and friends; the monotonic clock stays real).
+_AT = (
+    "import datetime, runpy, sys, time_machine; "
+    "time_machine.travel(datetime.datetime.fromisoformat(sys.argv.pop(1)), tick=True).start(); "
+    "runpy.run_module('teampulse.cli', run_name='__main__', alter_sys=True)"
+)
+
+
+def teampulse_at(at: datetime, *args: str) -> list[str]:
+    """Return the command line of `teampulse ARGS` whose clock starts at `at` and runs on from there.
+
+    For processes (serve, demo) whose values are read without being judged by the reader's
+    clock (Prometheus checking metrics and the story rules, which compare values only;
+    Chromium rendering the page): they then collect, evaluate and record actions as of `at`,
+    whatever the day. time-machine rather than
+    libfaketime: with Debian's libfaketime 0.9.10 and Python 3.11, a faked monotonic clock
+    makes threading.Event.wait(timeout) hang (serve's collection loop waits on one) and
+    --exclude-monotonic makes every time.sleep() fail with EINVAL (libfaketime issues 390, 426).
+    """
+    return [sys.executable, "-c", _AT, at.isoformat(), *args]
+
+
 def start_serve(
-    config: Path, port: int, env: dict[str, str], *extra: str, quiet: bool = True
+    config: Path, port: int, env: dict[str, str], *extra: str, quiet: bool = True, at: datetime | None = None
 ) -> subprocess.Popen[str]:
-    """Start `teampulse serve` on loopback; quiet sends its output nowhere, else to pipes."""
+    """Start `teampulse serve` on loopback; quiet sends its output nowhere, else to pipes.
+
+    With `at`, serve's clock starts at `at` (see teampulse_at()); else it is the real one.
+    """
     output = subprocess.DEVNULL if quiet else subprocess.PIPE
-    command = ["serve", "--config", str(config), "--listen", f"127.0.0.1:{port}", *extra]
-    return subprocess.Popen(
-        [sys.executable, "-m", "teampulse.cli", *command], env=env, stdout=output, stderr=output, text=True
-    )
+    args = ["serve", "--config", str(config), "--listen", f"127.0.0.1:{port}", *extra]
+    command = teampulse_at(at, *args) if at is not None else [sys.executable, "-m", "teampulse.cli", *args]
+    return subprocess.Popen(command, env=env, stdout=output, stderr=output, text=True)
 
 
 def scrape_config(target: str, rules: str | None = None) -> str:

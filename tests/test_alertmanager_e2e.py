@@ -1,10 +1,16 @@
 """End to end: a team's pressure alert reaches a receiver through a real Alertmanager, then resolves.
 
-Jira emulator (demo organisation) -> `teampulse serve` (interval 2s) with the "alertmanager"
-notifier -> Alertmanager -> this test's webhook receiver. When the shipped rules file exists, a
+Jira emulator, calendars and survey of the demo organisation -> `teampulse serve` (interval 2s)
+with the "alertmanager" notifier -> Alertmanager -> this test's webhook receiver. When the shipped rules file exists, a
 real Prometheus also scrapes serve, evaluates dashboards/rules/teampulse.rules.yml and sends to
 the same Alertmanager, and the rule-based alert must arrive and resolve the same way. One
 leadership action, recorded through the actions API, resolves both.
+
+Alertmanager judges an alert by its own wall clock (an alert whose `endsAt` has passed is
+resolved, and the notifier stamps `endsAt` from serve's clock), so serve runs on the real clock
+and the organisation is generated up to the real time (support.wall_clock_now). It is the demo
+organisation that tests/test_dates.py checks at every weekday, a month end and the DST changes:
+the verdict this test relies on (payments fires) does not depend on the day it runs.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from typing import Any
 
 import pytest
 import yaml
+from support import wall_clock_now
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
+from teampulse.demo_people import write_people_data
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
 pytestmark = pytest.mark.slow
@@ -197,13 +205,15 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
     am_url = f"http://127.0.0.1:{am_port}"
     _wait(lambda: _ready(am_url + "/-/ready"), 15, "Alertmanager to be ready")
 
-    # The Jira emulator with the demo organisation; payments is the crunching team.
-    org = generate_organisation(seed=5)
+    # The Jira emulator, calendars and survey of the demo organisation (`teampulse demo`'s,
+    # seed 7), up to the real time; payments is the crunching team.
+    org = generate_organisation(seed=7, now=wall_clock_now())
     assert "payments" in [t.name for t in org.teams]
+    write_people_data(org, tmp_path, org.now)
     emulator = stack.enter_context(EmulatorServer(org.dataset, mode="cloud"))
     serve_port = _free_port()
     serve_url = f"http://127.0.0.1:{serve_port}"
-    config = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="2s")
+    config = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="2s", people=True)
     with config.open("a") as f:
         f.write(
             f'\n[notifiers.am]\nplugin = "alertmanager"\nurl = "{am_url}"\n'
@@ -276,7 +286,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
     notes = fired["annotations"]
     assert notes["summary"] == "Process pressure on team payments rose without a leadership action"
     assert notes["description"].startswith("Process pressure on payments is ")
-    assert "Leadership actions since then: 0" in notes["description"]
+    assert "Answers since the onset: 0" in notes["description"]
     assert notes["runbook_url"].endswith("docs/runbook.md#processpressurewithoutleadership")
     assert fired["generatorURL"] == serve_url + "/"
     assert "@" not in json.dumps(fired)  # nobody's address reaches an alert

@@ -17,15 +17,18 @@ from support import free_port, start_prometheus
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a fixed Wednesday: the history ends here
+
 
 def test_backfilled_history_is_queryable_in_prometheus(tmp_path: Path) -> None:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = NOW
     org = generate_organisation(seed=11, now=now)
     env = dict(os.environ, TEAMPULSE_PSEUDONYM_KEY="backfill-key-0123456789", **{TOKEN_ENV: "t"})
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
         config = write_demo_config(tmp_path, emulator.url, list(org.teams))
         collected = subprocess.run(
-            [sys.executable, "-m", "teampulse.cli", "collect", "--config", str(config), "--quiet"],
+            [sys.executable, "-m", "teampulse.cli", "collect", "--config", str(config), "--as-of",
+             now.isoformat(), "--quiet"],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         assert collected.returncode == 0, collected.stderr
@@ -50,25 +53,15 @@ def test_backfilled_history_is_queryable_in_prometheus(tmp_path: Path) -> None:
         tmp_path, port, "global:\n  scrape_interval: 1m\n", "--storage.tsdb.retention.time=400d"
     )
     try:
-        query = urllib.parse.urlencode({
-            "query": 'teampulse_process_pressure{team="payments"}',
-            "start": start.timestamp(), "end": end.timestamp(), "step": "86400",
-        })  # fmt: skip
-        deadline = time.time() + 30
-        values: list = []
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/v1/query_range?{query}", timeout=5
-                ) as r:
-                    body = json.loads(r.read())
-                if body["data"]["result"]:
-                    values = body["data"]["result"][0]["values"]
-                    break
-            except OSError:
-                pass
-            time.sleep(0.3)
-        assert len(values) == 61, len(values)
+        learning = _range(port, 'teampulse_team_learning{team="payments"}', start, end)
+        assert len(learning) == 61, len(learning)
+        # the history begins about 70 days before NOW: the first days are learning the normal
+        flags = [float(v) for _t, v in learning]
+        assert flags[0] == 1.0 and flags[-1] == 0.0 and flags == sorted(flags, reverse=True)
+        # pressure is exported from the first day judged on, not as a misleading 0 before it
+        values = _range(port, 'teampulse_process_pressure{team="payments"}', start, end)
+        assert len(values) == flags.count(0.0), (len(values), flags)
+        assert values[0][0] == learning[flags.index(0.0)][0]
         # the crunch shows at the end of the history, not at its start
         assert float(values[-1][1]) > float(values[0][1]) + 0.3
     finally:
@@ -85,3 +78,23 @@ def test_backfill_refuses_an_inverted_range(basic_config: Path) -> None:
     assert result.returncode == 2
     assert "--to must not be before --from" in result.stderr
     assert not (basic_config.parent / "x.om").exists()
+
+
+def _range(port: int, query: str, start: datetime, end: datetime) -> list:
+    """Return a daily range query's values, waiting for Prometheus to answer."""
+    params = urllib.parse.urlencode(
+        {"query": query, "start": start.timestamp(), "end": end.timestamp(), "step": "86400"}
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/v1/query_range?{params}", timeout=5
+            ) as r:
+                body = json.loads(r.read())
+            if body["data"]["result"]:
+                return list(body["data"]["result"][0]["values"])
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return []

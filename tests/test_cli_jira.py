@@ -18,8 +18,9 @@ import pytest
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, FaultRule, Organisation, generate_organisation
 
-# The sources sync relative to the real clock, so the organisation is generated up to now.
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+# A fixed time (a Wednesday): the organisation is generated up to it, and every collection
+# and check runs as of it (`--as-of`), whatever the day the test runs on.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 AS_OF = NOW.isoformat()
 
 
@@ -92,10 +93,10 @@ def test_second_sync_fetches_only_what_changed(tmp_path: Path, org: Organisation
     with EmulatorServer(org.dataset, mode="cloud") as server:
         path = _config(tmp_path, server.url, org)
         path.write_text(path.read_text().replace('token_env = "', 'page_size = 20\ntoken_env = "'))
-        assert _teampulse("collect", "--config", str(path), "--quiet").returncode == 0
+        assert _teampulse("collect", "--config", str(path), "--as-of", AS_OF, "--quiet").returncode == 0
         first = server.stats.count("search/jql")
         server.stats.reset()
-        assert _teampulse("collect", "--config", str(path), "--quiet").returncode == 0
+        assert _teampulse("collect", "--config", str(path), "--as-of", AS_OF, "--quiet").returncode == 0
         second = server.stats.count("search/jql")
     assert first > 2 * len(org.teams)  # many pages the first time
     assert second <= len(org.teams)  # one page per team: only the overlap window
@@ -143,6 +144,8 @@ def test_killed_mid_sync_then_restarted_ends_with_the_same_numbers(tmp_path: Pat
                 "collect",
                 "--config",
                 str(crashed / "teampulse.toml"),
+                "--as-of",
+                AS_OF,
                 "--quiet",
             ],
             env=_env(),
@@ -190,6 +193,15 @@ def test_unreachable_jira_is_one_line_and_exit_2(tmp_path: Path, org: Organisati
     assert "Traceback" not in result.stderr
 
 
+def test_collect_refuses_a_future_as_of(tmp_path: Path, org: Organisation) -> None:
+    # a cursor must never move past the present: the year 9999 is in the future on any day
+    path = _config(tmp_path, "http://127.0.0.1:9", org)
+    result = _teampulse("collect", "--config", str(path), "--as-of", "9999-01-01", "--quiet")
+    assert result.returncode == 2
+    assert "--as-of" in result.stderr and "must not be in the future" in result.stderr
+    assert not (tmp_path / "demo.db").exists()
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -230,7 +242,7 @@ def test_missing_pseudonym_key_is_a_clear_error(tmp_path: Path, org: Organisatio
 def test_check_fires_for_the_crunch_and_an_action_clears_it(tmp_path: Path, org: Organisation) -> None:
     with EmulatorServer(org.dataset, mode="cloud") as server:
         path = _config(tmp_path, server.url, org)
-        assert _teampulse("collect", "--config", str(path), "--quiet").returncode in (0, 1)
+        assert _teampulse("collect", "--config", str(path), "--as-of", AS_OF, "--quiet").returncode in (0, 1)
     crunch = org.teams[0].name
     result = _teampulse("check", "--config", str(path), "--as-of", AS_OF, "--format", "json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -238,7 +250,9 @@ def test_check_fires_for_the_crunch_and_an_action_clears_it(tmp_path: Path, org:
     assert [a["team"] for a in alerts if a["alert"] == "ProcessPressureWithoutLeadership"] == [crunch]
     alert = alerts[0]
     assert set(alert) == {"alert", "team", "severity", "since", "summary", "description", "evidence"}
-    assert "->" in alert["description"] and "since" in alert["description"]
+    # what rose, against the team's own normal, since the onset
+    assert "(normal " in alert["description"] and "out of its normal since" in alert["description"]
+    assert alert["evidence"]["state"] == "unanswered" and alert["since"] == alert["evidence"]["episode_start"]
     added = _teampulse(
         "action", "add", "--config", str(path), "--team", crunch, "--kind", "one_on_one", "--at", AS_OF
     )

@@ -3,7 +3,9 @@
 The end-to-end part starts the Jira emulator with the demo organisation (and its calendars and
 survey when those plugins are installed), `teampulse serve` on it, and a real Prometheus that
 scrapes it every second and evaluates the shipped rules; then it runs every panel target and
-variable query of every dashboard against Prometheus' query API.
+variable query of every dashboard against Prometheus' query API. serve runs on the real clock
+and the organisation ends at the real time (support.wall_clock_now): the shipped rules compare
+serve's timestamps with Prometheus' time(), and the test checks TeampulseSourceDown stays quiet.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from support import (
     start_prometheus,
     start_serve,
     wait_until,
+    wall_clock_now,
 )
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
@@ -233,7 +236,7 @@ class Stack:
 def _start_serve(folder: Path, token: str) -> tuple[subprocess.Popen[str], str, bool]:
     from teampulse.plugins import load_registry
 
-    org = generate_organisation(seed=DEMO_SEED)
+    org = generate_organisation(seed=DEMO_SEED, now=wall_clock_now())
     # the demo's people side (calendars, a survey) when its plugins are installed, as `teampulse demo`
     people = {"ics", "survey-csv"} <= set(load_registry().sources)
     if people:

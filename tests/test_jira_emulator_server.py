@@ -306,7 +306,7 @@ def test_mutations_from_another_thread_while_paging(ds: Dataset) -> None:
 
 
 def test_rate_limit_every_nth_with_atlassian_headers(ds: Dataset) -> None:
-    faults = Faults()
+    faults = Faults(clock=lambda: NOW)  # X-RateLimit-Reset counts from the emulator's clock
     faults.rate_limit(every=3, retry_after=7)
     with EmulatorServer(ds, mode="cloud", faults=faults) as srv:
         statuses = [call(srv, "GET", "/rest/api/3/serverInfo") for _ in range(6)]
@@ -315,8 +315,10 @@ def test_rate_limit_every_nth_with_atlassian_headers(ds: Dataset) -> None:
         assert limited.headers["Retry-After"] == "7"
         assert limited.headers["X-RateLimit-Limit"] == "3" and limited.headers["X-RateLimit-Remaining"] == "0"
         assert limited.headers["RateLimit-Reason"] == "jira-quota-global-based"
-        reset = datetime.strptime(limited.headers["X-RateLimit-Reset"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
-        assert abs((reset - datetime.now(UTC)).total_seconds()) < 120
+        # the request time plus Retry-After, to the minute
+        assert limited.headers["X-RateLimit-Reset"] == (NOW + timedelta(seconds=7)).strftime(
+            "%Y-%m-%dT%H:%MZ"
+        )
         assert srv.stats.snapshot()["by_status"] == {"200": 4, "429": 2}
 
 

@@ -1,4 +1,8 @@
-"""The team page of `teampulse demo`, rendered by headless Chromium."""
+"""The team page of `teampulse demo`, rendered by headless Chromium.
+
+The demo runs with its clock at the fixed time NOW (its organisation is generated up to it):
+only Chromium reads the page, and it does not judge the time the page was computed for.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support import teampulse_at
 
 CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic", "--enable-logging=stderr", "--v=0"]  # fmt: skip
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
 
 def _chromium(url: str, tmp_path: Path, *extra: str) -> tuple[str, str]:
@@ -35,7 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if k != "TEAMPULSE_PSEUDONYM_KEY"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teampulse.cli", "demo", "--port", "0", "--dir", str(folder)],
+        teampulse_at(NOW, "demo", "--port", "0", "--dir", str(folder)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None

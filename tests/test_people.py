@@ -144,7 +144,9 @@ def test_no_calendar_covering_the_time_is_no_data_not_no_leadership(write_config
     # five days ago: the last 14 days are not covered.
     other = SignalsReplaced(P("someone@example.com"), ("meeting",), NOW - 120 * D, NOW + 14 * D)
     mine = SignalsReplaced(P(MANAGER), ("meeting", "time_off"), NOW - 5 * D, NOW + 14 * D)
-    store.apply_batch("ics", [other, mine, _meeting("a", NOW - D, 0.5, [MANAGER, "bob@example.com"])], None, 0)
+    store.apply_batch(
+        "ics", [other, mine, _meeting("a", NOW - D, 0.5, [MANAGER, "bob@example.com"])], None, 0
+    )
     snap = _snap(cfg, store)
     assert not snap.people.known and not snap.people.has_calendars
     assert snap.people.coverage is None

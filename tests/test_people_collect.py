@@ -17,14 +17,15 @@ Two teams, `min_group_size = 5`:
 - search: manager sam (CalDAV); members tom (CalDAV, on leave) and uma (no calendar). Two
   members: below the threshold, so its person-derived numbers must not be exported.
 
-Time. The calendar sources expand their window around the real clock (`ctx.now`: 35 days back,
-14 ahead), the Jira source syncs relative to it too, and the engine finds a person's zone only
-from a `timezone` signal stamped at collection time no later than `as_of` + 1 day. So the
-fixtures are rendered at test time relative to AS_OF = now (to the minute), which is what
-`--as-of` gets. To keep the hand computation independent of the day the test runs on, every
-meeting sits on a weekday picked relative to AS_OF's date D (UTC), at a local time that is
-inside or outside each attendee's working hours (09:00-17:00) under both summer and winter
-time (Berlin and London change on the same instant; Kolkata has no daylight saving time):
+Time. The fixtures are rendered relative to a fixed AS_OF, and `teampulse collect --as-of
+AS_OF` collects as of it: the calendar sources expand their window around `ctx.now` (35 days
+back, 14 ahead), the Jira source syncs relative to it too, and the engine finds a person's zone
+only from a `timezone` signal stamped at collection time (`ctx.now`) no later than `as_of` + 1
+day. Nothing reads the real clock, so the test gives the same result on any day. The hand
+computation below holds for any AS_OF (change it to try another day): every meeting sits on a
+weekday picked relative to AS_OF's date D (UTC), at a local time that is inside or outside each
+attendee's working hours (09:00-17:00) under both summer and winter time (Berlin and London
+change on the same instant; Kolkata has no daylight saving time):
 
 - w1, w2, w3: the 1st, 2nd, 3rd weekday counting back from D-2, all within D-6..D-2, so in
   the trailing 7 days (after-hours, conflicts) and the 14-day 1:1 window;
@@ -95,6 +96,7 @@ from support import free_port
 from teampulse.jira_emulator import Dataset, EmulatorServer
 
 DATA = Path(__file__).parent / "data" / "people"
+AS_OF = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday; see "Time" above
 DAY = timedelta(days=1)
 BERLIN = ZoneInfo("Europe/Berlin")
 KEY = "people-collect-key-0123456789"
@@ -336,7 +338,7 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def test_collect_prints_every_people_metric_right(tmp_path: Path, radicale: str) -> None:
-    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+    as_of = AS_OF
     t = Times(as_of)
     values = t.template_values()
     work = tmp_path / "work"

@@ -1,27 +1,33 @@
-"""Privacy by construction: no e-mail or name of the demo's people in metrics, logs or the store."""
+"""Privacy by construction: no e-mail or name of the demo's people in metrics, logs or the store.
+
+The demo runs with its clock at the fixed time NOW, so it builds the same organisation as the
+test does, whatever the day.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from support import http_get
+from support import http_get, teampulse_at
 
 from teampulse.jira_emulator import generate_organisation
 
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+
 
 def test_demo_leaks_no_email_or_name(tmp_path: Path) -> None:
-    org = generate_organisation(seed=7)  # the demo's own organisation
+    org = generate_organisation(seed=7, now=NOW)  # the demo's own organisation
     folder = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k != "TEAMPULSE_PSEUDONYM_KEY"}
     log_path = tmp_path / "demo.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "teampulse.cli", "-vv", "demo", "--port", "0", "--dir", str(folder)],
+            teampulse_at(NOW, "-vv", "demo", "--port", "0", "--dir", str(folder)),
             stdout=subprocess.PIPE, stderr=log, text=True, env=env,
         )  # fmt: skip
         try:

@@ -1,4 +1,8 @@
-"""A real Prometheus scrapes `teampulse serve` fed by the Jira emulator."""
+"""A real Prometheus scrapes `teampulse serve` fed by the Jira emulator.
+
+The organisation ends at the fixed time NOW and serve runs under faketime from NOW: only
+Prometheus reads serve's values, and it judges numbers, not the time they were computed for.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import shutil
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,15 +21,17 @@ from support import free_port, http_get, scrape_config, start_prometheus, start_
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    org = generate_organisation(seed=5)
+    org = generate_organisation(seed=5, now=NOW)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
         path = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="1h")
         port = free_port()
         env = dict(os.environ, TEAMPULSE_PSEUDONYM_KEY="e2e-key-0123456789abc", **{TOKEN_ENV: "t"})
-        proc = start_serve(path, port, env)
+        proc = start_serve(path, port, env, at=NOW)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until(lambda: b'teampulse_source_up{source="jira"} 1.0' in http_get(url + "/metrics"))
@@ -81,6 +88,7 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
             "source",
             "version",
             "quantile",
+            "state",
             "component",
             "kind",
         }
@@ -97,7 +105,7 @@ def test_prometheus_scrapes_every_process_metric(served: str, tmp_path: Path) ->
 def test_team_page_and_health(served: str) -> None:
     page = http_get(served + "/").decode()
     assert "payments" in page
-    assert "Pressure without leadership" in page or "elevated since" in page
+    assert "Pressure rose without a leadership action" in page or "out of its normal since" in page
     assert "@" not in page
     health = json.loads(http_get(served + "/healthz"))
     assert health["status"] == "ok" and health["sources"] == {"jira": {"up": True}}

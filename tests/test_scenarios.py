@@ -3,6 +3,10 @@
 The engine (in process), `teampulse check` and the shipped Prometheus rules (a real
 Prometheus scraping `teampulse serve`) must name the same firing alerts, and those must be
 the stories' verdicts (tests/scenarios.py).
+
+Every path runs at the fixed time NOW: `collect --as-of`, `action add --at`, `check --as-of`,
+the engine's `as_of`, and serve under faketime (only Prometheus reads serve's values, and it
+judges numbers, not times). tests/test_dates.py runs the same stories at other dates.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ RULES = ROOT / "dashboards" / "rules" / "teampulse.rules.yml"
 KEY = "scenario-key-0123456789abcdef"
 TOKEN = "SCENARIO_JIRA_TOKEN"
 STORY_ALERTS = {"ProcessPressureWithoutLeadership", "TimeOffOverriddenUnderPressure"}
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
 
 def _env() -> dict[str, str]:
@@ -46,12 +51,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, EmulatorServer]]:
     folder = tmp_path_factory.mktemp("scenarios")
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    built = scenarios.build(folder, now)
+    built = scenarios.build(folder, NOW)
     with EmulatorServer(built.dataset, mode="cloud") as server:
         config = folder / "teampulse.toml"
         config.write_text(scenarios.config_text(server.url, TOKEN))
-        collected = _run("collect", "--config", str(config), "--quiet")
+        collected = _run("collect", "--config", str(config), "--as-of", NOW.isoformat(), "--quiet")
         assert collected.returncode == 0, collected.stderr
         for team, kind, at in built.recorded:
             added = _run(
@@ -77,7 +81,7 @@ def engine_verdict(world: tuple[Path, EmulatorServer]) -> set[tuple[str, str]]:
     os.environ.update(_env())
     try:
         runtime = Runtime.open(str(config))
-        state = runtime.state()
+        state = runtime.state(as_of=NOW)
         runtime.close()
     finally:
         os.environ.clear()
@@ -91,11 +95,11 @@ def test_the_engine_reads_each_story_right(engine_verdict: set[tuple[str, str]])
 
 def test_check_agrees_with_the_engine(world: tuple[Path, EmulatorServer], engine_verdict) -> None:  # type: ignore[no-untyped-def]
     config, _ = world
-    result = _run("check", "--config", str(config), "--offline", "--format", "json")
+    result = _run("check", "--config", str(config), "--as-of", NOW.isoformat(), "--format", "json")
     assert result.returncode == 1, result.stderr
     firing = {(a["alert"], a["team"]) for a in json.loads(result.stdout) if a["alert"] in STORY_ALERTS}
     assert firing == engine_verdict
-    text = _run("check", "--config", str(config), "--offline")
+    text = _run("check", "--config", str(config), "--as-of", NOW.isoformat())
     assert "FIRING ProcessPressureWithoutLeadership deploy-mgr" in text.stdout
 
 
@@ -104,7 +108,7 @@ def test_prometheus_rules_agree_with_the_engine(
 ) -> None:
     config, _ = world
     serve_port, prom_port = free_port(), free_port()
-    serve = start_serve(config, serve_port, _env())
+    serve = start_serve(config, serve_port, _env(), at=NOW)
     rules = yaml.safe_load(RULES.read_text())
     for group in rules["groups"]:
         for rule in group["rules"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,10 +81,17 @@ class Fault:
 class Faults:
     """The set of active fault rules; safe to change at run time from any thread."""
 
-    def __init__(self, rules: list[FaultRule] | None = None) -> None:
-        """Start with these rules (none by default)."""
+    def __init__(
+        self, rules: list[FaultRule] | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        """Start with these rules (none by default).
+
+        `clock` returns the time a 429's X-RateLimit-Reset counts from (default: the wall
+        clock, as Jira's); a test passes a fixed one.
+        """
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = list(rules or [])
+        self._clock = clock or _wall_clock
 
     def add(self, rule: FaultRule) -> FaultRule:
         """Add a rule and return it."""
@@ -177,7 +185,7 @@ class Faults:
                     continue
                 if rule.kind != "latency" and failed:
                     continue
-                fault = self._apply(rule, moment)
+                fault = self._apply(rule, moment, self._clock)
                 if fault is None:
                     continue
                 decided.append(fault)
@@ -187,7 +195,7 @@ class Faults:
         return decided
 
     @staticmethod
-    def _apply(rule: FaultRule, moment: float) -> Fault | None:
+    def _apply(rule: FaultRule, moment: float, clock: Callable[[], datetime]) -> Fault | None:
         if rule.kind == "rate_limit" and rule.per_second > 0:
             capacity = float(rule.limit())
             if rule._tokens < 0:
@@ -199,13 +207,13 @@ class Faults:
                 return None
             wait = max(1, math.ceil((1 - rule._tokens) / rule.per_second))
             rule.hits += 1
-            return _rate_limited(rule, wait, remaining=0)
+            return _rate_limited(rule, wait, 0, clock())
         rule.seen += 1
         if rule.seen % rule.every:
             return None
         rule.hits += 1
         if rule.kind == "rate_limit":
-            return _rate_limited(rule, rule.retry_after, remaining=0)
+            return _rate_limited(rule, rule.retry_after, 0, clock())
         if rule.kind == "unavailable":
             return Fault("unavailable", 503, (("Retry-After", str(rule.retry_after)),))
         if rule.kind == "not_json":
@@ -215,9 +223,13 @@ class Faults:
         return Fault("drop")
 
 
-def _rate_limited(rule: FaultRule, wait: int, remaining: int) -> Fault:
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rate_limited(rule: FaultRule, wait: int, remaining: int, now: datetime) -> Fault:
     wait = max(wait, rule.retry_after if rule.per_second <= 0 else 1)
-    reset = datetime.now(UTC) + timedelta(seconds=wait)
+    reset = now + timedelta(seconds=wait)
     # Atlassian: the request time plus Retry-After, as yyyy-MM-ddTHH:mmZ.
     headers = (
         ("Retry-After", str(wait)),

@@ -1,4 +1,8 @@
-"""survey-webhook through the real `teampulse serve`: signed deliveries in, idempotent storage."""
+"""survey-webhook through the real `teampulse serve`: signed deliveries in, idempotent storage.
+
+serve's clock starts at the fixed time NOW (support.teampulse_at): the responses are dated
+just before it and the signed timestamps are NOW (fresh) or NOW - 600 s (stale), whatever the day.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import teampulse_at
 
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 SECRET = "whsec-serve-test-secret"
 KEY = "test-key-0123456789abcdef"
 CONFIG = """
@@ -55,16 +60,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (tmp_path / "teampulse.toml").write_text(CONFIG)
     port = _free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "teampulse.cli",
-            "serve",
-            "--config",
-            str(tmp_path / "teampulse.toml"),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
+        teampulse_at(
+            NOW, "serve", "--config", str(tmp_path / "teampulse.toml"), "--listen", f"127.0.0.1:{port}"
+        ),
         env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY, SURVEY_WEBHOOK_SECRET=SECRET),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -128,7 +126,7 @@ def teams(base: str) -> dict[str, Any]:
 def test_survey_webhook_through_serve(server: tuple[str, Path]) -> None:
     base, db = server
     url = base + "/api/v1/webhooks/pulse-hook"
-    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    at = (NOW - timedelta(minutes=1)).isoformat()
     first = {
         "id": "resp-1",
         "submitted_at": at,
@@ -167,8 +165,9 @@ def test_survey_webhook_through_serve(server: tuple[str, Path]) -> None:
 
     # The timestamped variant: f"{timestamp}.{body}" is signed.
     second = {"id": "resp-2", "submitted_at": at, "team": "Payments", "answers": {"support": 2, "load": 5}}
-    assert deliver(url, second, timestamp=str(int(time.time()))) == (202, {"stored": 1})
-    stale = str(int(time.time()) - 600)
+    # serve's clock started at NOW seconds ago: well within the 300 s the signature may be old
+    assert deliver(url, second, timestamp=str(int(NOW.timestamp()))) == (202, {"stored": 1})
+    stale = str(int(NOW.timestamp()) - 600)
     assert deliver(url, second, timestamp=stale)[0] == 401
     assert len({r[0] for r in stored(db)}) == 2  # two responses, each stored once
 
