@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/teampulse-jira plugins/teampulse-calendar plugins/teampulse-survey plugins/teampulse-notifiers
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-stack test lint typecheck unit bench system-deps install clean
+.PHONY: demo demo-stack test lint typecheck unit bench eval system-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: install system-deps lint typecheck unit
 
 bench: install
 	$(BIN)/python bench/jira_sync.py
+
+# Replay generated organisations every day over 60 days and measure the alerts (docs/signals.md).
+eval: install
+	$(BIN)/python bench/eval_detector.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
