@@ -1,6 +1,6 @@
 """A real Prometheus scrapes `teampulse serve` fed by the Jira emulator.
 
-The organisation ends at the fixed time NOW and serve runs under faketime from NOW: only
+The organisation ends at the fixed time NOW and serve runs with its clock at NOW (time-machine): only
 Prometheus reads serve's values, and it judges numbers, not the time they were computed for.
 """
 

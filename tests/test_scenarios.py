@@ -5,7 +5,7 @@ Prometheus scraping `teampulse serve`) must name the same firing alerts, and tho
 the stories' verdicts (tests/scenarios.py).
 
 Every path runs at the fixed time NOW: `collect --as-of`, `action add --at`, `check --as-of`,
-the engine's `as_of`, and serve under faketime (only Prometheus reads serve's values, and it
+the engine's `as_of`, and serve with its clock at NOW (only Prometheus reads serve's values, and it
 judges numbers, not times). tests/test_dates.py runs the same stories at other dates.
 """
 
