@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .config import Config
-from .engine import ANSWERING_KINDS, MIN_ITEMS_FOR_SHARE, Component, TeamSnapshot
+from .engine import MIN_ITEMS_FOR_SHARE, Component, TeamSnapshot
 from .kinds import AlertState
 from .states import TeamState
 from .store import SourceRun
@@ -80,7 +80,7 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     what = "; ".join(what_rose(snap)[:4]) or "nothing is above the team's normal today"
     since = iso(snap.episode_start)
     held = (snap.as_of - snap.episode_start).total_seconds() if snap.episode_start else 0.0
-    answering = sum(n for kind, n in snap.actions_since_episode.items() if kind in ANSWERING_KINDS)
+    answering = snap.answers
     need = config.alerts.min_actions
     firing = snap.state is TeamState.UNANSWERED
     summary = (

@@ -125,6 +125,7 @@ class TeamSnapshot:
     history_start: datetime | None = None  # the team's first work item
     out_of_normal: bool = False  # today's pressure is out of the team's normal
     answered_by: tuple[str, ...] = ()  # what answered the episode: action kinds, "one_on_one_cadence"
+    answers: int = 0  # actions since the onset that answer it (recorded, moved dates, rebalancing, ...)
 
     @property
     def support(self) -> float | None:
@@ -776,6 +777,7 @@ def evaluate_team(
         history_start=datetime.fromtimestamp(first, UTC) if first is not None else None,
         out_of_normal=out_now,
         answered_by=answered_by,
+        answers=sum(answering.values()),
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from support import NOW, Items
 
 from teampulse import config
+from teampulse.alerts import pressure_alert
 from teampulse.engine import evaluate_team
 from teampulse.model import LeadershipAction
 from teampulse.pseudonym import Pseudonymiser
@@ -98,6 +99,9 @@ def test_leadership_action_answers_the_episode(basic_config: Path, items: Items)
     assert snap.elevated
     assert snap.actions_since_episode == {"one_on_one": 1}
     assert not snap.pressure_unmatched
+    # a 1:1 recorded by hand is an explicit answer, and the alert's text counts it
+    assert snap.answered_by == ("one_on_one",) and snap.answers == 1
+    assert "Answers since the onset: 1 " in pressure_alert(cfg, snap).description
 
 
 def test_due_date_moved_later_counts_as_renegotiation(basic_config: Path, items: Items) -> None:
