@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from teampulse.app import Runtime
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.demo_people import write_people_data
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
+from teampulse.jira_emulator.generate import CRUNCH_DAYS
 
 DATES = {
     "mon": date(2026, 11, 16),
@@ -76,7 +77,20 @@ def _demo(folder: Path, now: datetime) -> set[tuple[str, str]]:
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
         runtime = Runtime.open(str(write_demo_config(folder, emulator.url, org.teams, people=True)))
         try:
-            return _firing(runtime, now, [])
+            firing = _firing(runtime, now, [])
+            # right for the right reason: each crunch's onset lies in its first working week (its
+            # urgent work lands in the first three days, beside sprint-start peaks as high), not
+            # where the team's history or the engine's scan begins
+            workdays = [
+                day
+                for k in range(CRUNCH_DAYS, -1, -1)
+                if (day := (now - timedelta(days=k)).date()).weekday() < 5
+            ]
+            onsets = {s.team: s.episode_start for s in runtime.evaluate(now)}
+            for team in ("payments", "platform"):
+                onset = onsets[team]
+                assert onset is not None and workdays[0] <= onset.date() <= workdays[4], (team, onset)
+            return firing
         finally:
             runtime.close()
 

@@ -355,8 +355,11 @@ def _crunch_extras(
     plans: list[_Plan] = []
     active = _sprint_index(now, starts, ends)
     for n in range(max(8, 2 * len(members))):
-        created = _work_time(rng, _add_workdays(today - timedelta(days=16), rng.randint(0, 5)), tz)
-        start_day = today - timedelta(days=rng.randint(1, CRUNCH_DAYS - 1))
+        created = _work_time(
+            rng, _add_workdays(today - timedelta(days=CRUNCH_DAYS + 6), rng.randint(0, 3)), tz
+        )
+        # The urgent work lands in the crunch's first working days: that is its onset.
+        start_day = _add_workdays(today - timedelta(days=CRUNCH_DAYS), rng.randint(0, 2))
         start = _after_hours(rng, start_day, tz) if n % 3 == 0 else _work_time(rng, start_day, tz)
         if start > now:
             start = now - timedelta(hours=rng.randint(2, 20))
