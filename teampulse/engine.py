@@ -300,6 +300,7 @@ class _Day:
     at: float
     values: dict[str, float]
     facts: dict[str, float] = field(default_factory=dict)
+    share_of: float = float(MIN_ITEMS_FOR_SHARE)  # what the shares of open work are taken of
 
 
 class _TeamHistory:
@@ -430,7 +431,6 @@ class _TeamHistory:
             "capacity_on_leave": on_leave / self.members if self.members else 0.0,
         }
         facts = {
-            "share_of": float(denominator),
             "members": float(self.members),
             "available": float(available),
             "on_leave": float(on_leave),
@@ -443,7 +443,7 @@ class _TeamHistory:
             "after_hours_ratio": after / changes if changes else 0.0,
             "wip_per_person": carried / available,
         }
-        return _Day(t, values, facts)
+        return _Day(t, values, facts, float(denominator))
 
     def derived_actions(self, until: float) -> list[tuple[str, float]]:
         """Return the leadership actions visible in the work items' history, as (kind, at)."""
@@ -524,17 +524,17 @@ def _normal(past: Sequence[float], effect: float, saturation: float) -> Normal:
     return Normal(centre, top, max(effect, BAND_SIGMAS * spread) * (saturation - 1.0))
 
 
+_SHARES_OF_OPEN_WORK = frozenset({"overdue_share", "due_soon_share", "scope_added_share"})
+
+
 def _effect(config: Config, name: str, day: _Day, centre: float) -> float:
     """Return the smallest rise of a component that counts, on this day."""
     floor = config.pressure.floors.get(name, 0.0)
     if name in _SHARES_OF_OPEN_WORK:
-        return max(floor, MIN_EFFECT_ITEMS / max(day.facts["share_of"], 1.0))
+        return max(floor, MIN_EFFECT_ITEMS / max(day.share_of, 1.0))
     if name == "wip_per_person":
         return max(floor, MIN_EFFECT_ITEMS / max(day.facts["available"], 1.0), centre * WIP_RELATIVE_EFFECT)
     return floor
-
-
-_SHARES_OF_OPEN_WORK = frozenset({"overdue_share", "due_soon_share", "scope_added_share"})
 
 
 @dataclass
@@ -760,11 +760,7 @@ def evaluate_team(
         components=tuple(course.components),
         elevated=onset is not None,
         episode_start=datetime.fromtimestamp(onset, UTC) if onset is not None else None,
-        episode_from=(
-            {k: v for k, v in days[max(course.onset - 1, 0)].facts.items() if k != "share_of"}
-            if course.onset is not None
-            else {}
-        ),
+        episode_from=(dict(days[max(course.onset - 1, 0)].facts) if course.onset is not None else {}),
         actions_since_episode=since_counts,
         actions_total=totals,
         pressure_unmatched=state is TeamState.UNANSWERED,
