@@ -26,7 +26,7 @@ SCAN_DAYS = 90
 # The window of 1:1 coverage, and how far back a 1:1 cadence is looked for.
 COVERAGE_DAYS = 14
 
-# Components of the process pressure index and their default weights (DESIGN.md).
+# Components of the process pressure index and their default weights (docs/configuration.md).
 PRESSURE_COMPONENTS: dict[str, float] = {
     "wip_per_person": 0.30,
     "overdue_share": 0.20,

@@ -1,4 +1,4 @@
-"""The stories of DESIGN.md as fixture data: a Jira emulator dataset and calendar files.
+"""The stories teampulse exists for (the anniversary, the deployment) as fixture data: a Jira emulator dataset and calendar files.
 
 Six teams, each a manager and five members, with 45 days of calm history:
 

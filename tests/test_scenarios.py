@@ -1,4 +1,4 @@
-"""The stories of DESIGN.md through the real plugins, and three paths that must agree.
+"""The stories of tests/scenarios.py through the real plugins, and three paths that must agree.
 
 The engine (in process), `teampulse check` and the shipped Prometheus rules (a real
 Prometheus scraping `teampulse serve`) must name the same firing alerts, and those must be
