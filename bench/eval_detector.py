@@ -91,13 +91,6 @@ class TeamOutcome:
         onset = self.truth.onset
         return onset is not None and any(onset <= first <= onset + grace + DAY for first, _ in self.pages)
 
-    def paged_in_crunch(self) -> bool:
-        """Tell whether any page starts between the crunch's onset and a week after its end."""
-        t = self.truth
-        if t.onset is None or t.crunch_end is None:
-            return False
-        return any(t.onset - DAY <= first <= t.crunch_end + 7 * DAY for first, _ in self.pages)
-
     def onset_error(self) -> float | None:
         """Return |episode start - onset| in days, from the first day of the crunch with an episode."""
         t = self.truth

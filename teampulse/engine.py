@@ -510,15 +510,15 @@ def _covering(index: tuple[list[float], list[float]] | None, t: float) -> int:
     return bisect_right(starts, t) - bisect_right(ends, t)
 
 
-def _normal(past: Sequence[float], effect: float, saturation: float) -> Normal:
+def _normal(past: Sequence[float], centre: float, effect: float, saturation: float) -> Normal:
     """Return the normal of a component from its values over the reference window.
 
-    `effect` is the smallest rise that counts at all (a few items, not one or two); the
-    band is at least that wide above the median, and wider for a team whose values vary.
+    `centre` is their median; `effect` the smallest rise that counts at all (a few items, not
+    one or two): the band is at least that wide above the median, and wider for a team whose
+    values vary.
     """
     if not past:
         return Normal(0.0, effect, effect * (saturation - 1.0))
-    centre = _median(past)
     spread = 1.4826 * _median([abs(v - centre) for v in past])
     top = max(centre + BAND_SIGMAS * spread, _quantile(list(past), BAND_QUANTILE) or 0.0, centre + effect)
     return Normal(centre, top, max(effect, BAND_SIGMAS * spread) * (saturation - 1.0))
@@ -597,8 +597,8 @@ def _replay(
                 normal = Normal(limit, limit, limit * (settings.saturation - 1.0))
             else:
                 past = [days[j].values[name] for j in ref]
-                effect = _effect(config, name, d, _median(past))
-                normal = _normal(past, effect, settings.saturation)
+                centre = _median(past)
+                normal = _normal(past, centre, _effect(config, name, d, centre), settings.saturation)
             components.append(Component(name, value, normal.centre, normal.score(value), w, normal.top))
         for s in extra:
             got = s.compute(team.name, d.facts)
@@ -646,19 +646,16 @@ def evaluate_team(
     pseudonym: Pseudonymiser | None = None,
     signals: Mapping[str, SignalKind] | None = None,
     cache: SignalCache | None = None,
+    starts: Mapping[str, float] | None = None,
 ) -> TeamSnapshot:
-    """Return one team's snapshot at `as_of`."""
+    """Return one team's snapshot at `as_of`; `starts` as history_starts() gives them."""
     t_end = as_of.timestamp()
     ref_days = max(int(config.pressure.reference.total_seconds() // DAY), 1)
     span = SCAN_DAYS + ref_days
     history = _TeamHistory(team, store, pseudonym, t_end, span)
     days = history.series([t_end - k * DAY for k in range(span, -1, -1)])
-    first = store.first_created(team.name)
+    first = (starts if starts is not None else history_starts(store)).get(team.name)
     first = first if first is not None and first <= t_end else None
-    # Where a source says from when it read the team's work whole, history begins there.
-    covered = store.coverage("work_items").get(team.name)
-    if first is not None and covered is not None:
-        first = max(first, covered)
     # The first day judged has a whole reference window of the team's own history behind it.
     learned_at = first + ref_days * DAY if first is not None else float("inf")
     learning = t_end < learned_at
@@ -680,7 +677,8 @@ def evaluate_team(
     # Every leadership action up to as_of, from every side that can see one, as (kind, at, answers).
     actions = [(kind, at, True) for kind, at, _p in recorded]
     actions += [(kind, at, kind in ANSWERING_KINDS) for kind, at in history.derived_actions(t_end)]
-    actions += [("one_on_one", at, False) for at, _p in people.one_on_ones(0.0, t_end)]
+    one_on_ones = people.one_on_ones(0.0, t_end)
+    actions += [("one_on_one", at, False) for at, _p in one_on_ones]
     actions += [("team_check_in", at, True) for at in people.check_ins(0.0, t_end)]
     actions += [(kind, at, False) for kind, at, _p in view.actions if kind == "time_off_protected"]
     totals = dict(Counter(kind for kind, _at, _answers in actions))
@@ -710,8 +708,9 @@ def evaluate_team(
     cadence_of: dict[str, str] = {}
     if onset is not None:
         times: dict[str, list[float]] = {}
-        for at, person in people.one_on_ones(t_end - 2 * COVERAGE_WINDOW, t_end):
-            times.setdefault(person, []).append(at)
+        for at, person in one_on_ones:
+            if at > t_end - 2 * COVERAGE_WINDOW:
+                times.setdefault(person, []).append(at)
         cadence_of = {p: _cadence(sorted(times.get(p, [])), onset, t_end) for p in carriers}
     met = {p for p, how in cadence_of.items() if how != "missed"}
     held_since = sum(1 for how in cadence_of.values() if how == "met")
@@ -777,6 +776,16 @@ def evaluate_team(
     )
 
 
+def history_starts(store: Store) -> dict[str, float]:
+    """Return where each team's history begins: its first work item, or later where a source
+    says it read the team's work whole from (before that, items done were not read)."""
+    starts = store.first_created()
+    for team, covered in store.coverage("work_items").items():
+        if team in starts:
+            starts[team] = max(starts[team], covered)
+    return starts
+
+
 def evaluate(
     config: Config,
     store: Store,
@@ -786,4 +795,7 @@ def evaluate(
 ) -> list[TeamSnapshot]:
     """Return every configured team's snapshot at `as_of`."""
     cache = SignalCache(store, config, as_of.timestamp())
-    return [evaluate_team(config, team, store, as_of, pseudonym, signals, cache) for team in config.teams]
+    starts = history_starts(store)
+    return [
+        evaluate_team(config, team, store, as_of, pseudonym, signals, cache, starts) for team in config.teams
+    ]

@@ -454,13 +454,13 @@ class Store:
             ]
         return result
 
-    def first_created(self, team: str) -> float | None:
-        """Return when a team's earliest stored work item was created: where its history begins."""
+    def first_created(self) -> dict[str, float]:
+        """Return, per team, when its earliest stored work item was created."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT MIN(created) FROM work_items WHERE team = ? AND removed_at IS NULL", (team,)
-            ).fetchone()
-        return float(row[0]) if row and row[0] is not None else None
+            rows = self._db.execute(
+                "SELECT team, MIN(created) FROM work_items WHERE removed_at IS NULL GROUP BY team"
+            ).fetchall()
+        return {str(r[0]): float(r[1]) for r in rows}
 
     def coverage(self, kind: str) -> dict[str, float]:
         """Return, per owner, from when some source has read its `kind` data whole.

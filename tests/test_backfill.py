@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import free_port, start_prometheus
+from support import free_port, http_get, start_prometheus, wait_until
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
@@ -81,20 +80,17 @@ def test_backfill_refuses_an_inverted_range(basic_config: Path) -> None:
 
 
 def _range(port: int, query: str, start: datetime, end: datetime) -> list:
-    """Return a daily range query's values, waiting for Prometheus to answer."""
+    """Return a daily range query's values, once Prometheus has loaded the blocks."""
     params = urllib.parse.urlencode(
         {"query": query, "start": start.timestamp(), "end": end.timestamp(), "step": "86400"}
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/api/v1/query_range?{params}", timeout=5
-            ) as r:
-                body = json.loads(r.read())
-            if body["data"]["result"]:
-                return list(body["data"]["result"][0]["values"])
-        except OSError:
-            pass
-        time.sleep(0.3)
-    return []
+    result: list = []
+
+    def answered() -> bool:
+        result[:] = json.loads(http_get(f"http://127.0.0.1:{port}/api/v1/query_range?{params}"))["data"][
+            "result"
+        ]
+        return bool(result)
+
+    wait_until(answered, 30, f"Prometheus to answer {query}")
+    return list(result[0]["values"])

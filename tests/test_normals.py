@@ -15,7 +15,7 @@ from teampulse.collect import Pseudonymise
 from teampulse.engine import TeamSnapshot, evaluate_team
 from teampulse.exporter import ExportState, render
 from teampulse.kinds import SignalKind
-from teampulse.model import LeadershipAction, PersonSignal, SignalsReplaced, WorkItem
+from teampulse.model import LeadershipAction, PersonSignal, SignalsReplaced, WorkItem, WorkItemsCovered
 from teampulse.pseudonym import Pseudonymiser
 from teampulse.states import TeamState
 from teampulse.store import Store
@@ -117,6 +117,18 @@ def test_a_team_with_less_history_than_the_reference_window_is_learning(
     assert "learning its normal" in pressure_alert(cfg, snap).description
 
 
+def test_a_team_is_learning_until_a_reference_window_after_its_history_was_read_whole(
+    basic_config: Path, items: Items
+) -> None:
+    cfg, store = _setup(basic_config)
+    store.apply_batch("jira", _steady(items, 1, 150), None, 0)
+    assert not _snap(cfg, store).learning
+    # the source read only the last 20 days whole: items done before then were not read
+    store.apply_batch("jira", [WorkItemsCovered("payments", NOW - 20 * D)], None, 0)
+    assert _snap(cfg, store).learning
+    assert not _snap(cfg, store, NOW + 9 * D).learning
+
+
 def test_a_crunch_soon_after_history_begins_starts_at_its_true_onset(
     basic_config: Path, items: Items
 ) -> None:
@@ -197,14 +209,22 @@ def _weekly(until: datetime) -> list[PersonSignal]:
     return out
 
 
+def _crunch_with_calendars(
+    basic_config: Path, items: Items, onset: datetime, calendars_from: datetime, meetings: list[PersonSignal]
+) -> tuple[config.Config, TeamSnapshot]:
+    """A steady team in a crunch since `onset`, its manager's calendar read from `calendars_from`."""
+    cfg, store = _setup(basic_config)
+    days = round((NOW - onset) / D)
+    history = [SCRUB(i) for i in (*_steady(items, 1, 150), *_crunch(items, onset, days))]
+    store.apply_batch("jira", history, None, 0)
+    _calendars(store, calendars_from, meetings)
+    return cfg, _snap(cfg, store)
+
+
 def test_a_weekly_1on1_cadence_with_the_people_carrying_the_load_answers_a_crunch(
     basic_config: Path, items: Items
 ) -> None:
-    cfg, store = _setup(basic_config)
-    history = [SCRUB(i) for i in (*_steady(items, 1, 150), *_crunch(items, NOW - 5 * D, 5))]
-    store.apply_batch("jira", history, None, 0)
-    _calendars(store, NOW - 130 * D, _weekly(NOW))
-    snap = _snap(cfg, store)
+    cfg, snap = _crunch_with_calendars(basic_config, items, NOW - 5 * D, NOW - 130 * D, _weekly(NOW))
     assert snap.state is TeamState.ANSWERED
     assert "one_on_one_cadence" in snap.answered_by
     assert snap.carriers == snap.carriers_met == 4
@@ -212,12 +232,8 @@ def test_a_weekly_1on1_cadence_with_the_people_carrying_the_load_answers_a_crunc
 
 
 def test_1on1s_that_lapse_when_the_crunch_begins_do_not_answer_it(basic_config: Path, items: Items) -> None:
-    cfg, store = _setup(basic_config)
     onset = NOW - 8 * D
-    history = [SCRUB(i) for i in (*_steady(items, 1, 150), *_crunch(items, onset, 8))]
-    store.apply_batch("jira", history, None, 0)
-    _calendars(store, NOW - 130 * D, _weekly(onset - D))
-    snap = _snap(cfg, store)
+    cfg, snap = _crunch_with_calendars(basic_config, items, onset, NOW - 130 * D, _weekly(onset - D))
     assert snap.state is TeamState.UNANSWERED
     assert snap.carriers_met < snap.carriers
     alert = pressure_alert(cfg, snap)
@@ -227,11 +243,8 @@ def test_1on1s_that_lapse_when_the_crunch_begins_do_not_answer_it(basic_config: 
 def test_before_the_calendars_cover_the_time_the_people_side_is_unknown(
     basic_config: Path, items: Items
 ) -> None:
-    cfg, store = _setup(basic_config)
-    history = [SCRUB(i) for i in (*_steady(items, 1, 150), *_crunch(items, NOW - 8 * D, 8))]
-    store.apply_batch("jira", history, None, 0)
-    _calendars(store, NOW - 5 * D, [])  # calendars first read five days ago
-    snap = _snap(cfg, store)
+    # calendars first read five days ago
+    cfg, snap = _crunch_with_calendars(basic_config, items, NOW - 8 * D, NOW - 5 * D, [])
     assert snap.elevated and not snap.people.known
     assert snap.state is TeamState.ELEVATED and not snap.pressure_unmatched
     alert = pressure_alert(cfg, snap)

@@ -183,8 +183,7 @@ def test_a_calendar_read_whole_records_from_when_it_covers(tmp_path: Path) -> No
 
 def test_first_created_is_where_a_team_history_begins(tmp_path: Path, items) -> None:
     store = Store(tmp_path / "s.db")
-    assert store.first_created("payments") is None
+    assert store.first_created() == {}
     early = items.make(created=NOW.replace(year=2025))
     store.apply_batch("jira", [early, items.make()], None, 0)
-    assert store.first_created("payments") == NOW.replace(year=2025).timestamp()
-    assert store.first_created("other") is None
+    assert store.first_created() == {"payments": NOW.replace(year=2025).timestamp()}
