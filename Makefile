@@ -28,13 +28,16 @@ demo: install
 demo-stack: install system-deps
 	$(BIN)/python dashboards/demo_stack.py
 
-# Prometheus, promtool, Alertmanager and headless Chromium from the OS packages, where missing.
+# Prometheus, promtool, Alertmanager, headless Chromium, and the tools the deploy/ tests run
+# (systemd-analyze, sqlite3, openssl) from the OS packages, where missing.
 system-deps:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
-	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v chromium-headless-shell >/dev/null; then \
+	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v chromium-headless-shell >/dev/null \
+	    || ! command -v systemd-analyze >/dev/null || ! command -v sqlite3 >/dev/null || ! command -v openssl >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    --no-install-recommends prometheus prometheus-alertmanager chromium-headless-shell >/dev/null; \
+	    --no-install-recommends prometheus prometheus-alertmanager chromium-headless-shell \
+	    systemd sqlite3 openssl >/dev/null; \
 	fi
 
 lint: install

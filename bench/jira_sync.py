@@ -36,7 +36,9 @@ def _config(folder: Path, url: str) -> Path:
             "[[teams]]",
             f'name = "team{i}"',
             f'manager = "manager{i}@bench.example"',
-            "members = []",  # no user look-ups: the figures are about the sync itself
+            # One member, not in Jira: the source looks members up once per process, so the
+            # figures stay about the sync itself.
+            f'members = ["member{i}@bench.example"]',
             f'jql = "project = {key}"',
             "",
         ]

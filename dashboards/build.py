@@ -5,8 +5,10 @@ dashboards/rules/teampulse.rules.yml and dashboards/grafana/*.json. `--check` wr
 nothing and exits 1 if a checked-in file differs (tests/test_rules.py and
 tests/test_dashboards.py do the same comparison).
 
-Every threshold lives here once, mirrored from teampulse's defaults
-(`teampulse.config.AlertSettings()`); a test fails if they drift apart.
+Nothing installation-specific is baked in: the thresholds in force come from the gauges
+teampulse exports (`teampulse_alert_*`, from its config), the runbook and Grafana links from
+`teampulse_links_info`, and the alerts' words from teampulse.alerts, which the engine uses too.
+A config change needs no rebuild.
 """
 
 from __future__ import annotations
@@ -28,23 +30,22 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-HERE = Path(__file__).resolve().parent
+from teampulse import alerts as words
+from teampulse.exporter import RUNBOOK_URL
 
-# --- Thresholds: teampulse's defaults (docs/configuration.md, [alerts]) ---------------------
-RISE = 0.2  # alerts.rise: pressure this far above the baseline starts an episode
-HIGH = 0.6  # alerts.high: pressure at or above this starts an episode whatever the baseline
-GRACE_SECONDS = 2 * 86400  # alerts.grace: an episode must hold this long (judged by the engine)
-MIN_ACTIONS = 1  # alerts.min_actions: leadership actions that answer an episode
-SOURCE_DOWN_AFTER_SECONDS = 3600  # alerts.source_down_after
+HERE = Path(__file__).resolve().parent
 
 # The engine exports its verdict once per collection cycle, so `for:` only has to ride out a
 # scrape that lands mid-restart; a few scrapes at the README's 1m scrape interval.
 JITTER_FOR = "5m"
 
-# --- Where things live: change these for your installation, then rebuild ---------------------
+# --- Where things live ---------------------------------------------------------------------------
 JOB_SELECTOR = 'job="teampulse"'  # the scrape job of `teampulse serve`
-RUNBOOK_URL = "https://github.com/teampulse/teampulse/blob/main/docs/runbook.md"
-GRAFANA_URL = "http://localhost:3000"
+# teampulse cannot export how long it has been gone: Prometheus judges that alone, with this
+# `for:` (alerts.source_down_after's default).
+SCRAPE_DOWN_FOR = "1h"
+# The links' labels outlive a restart or an outage of teampulse by this much.
+LINKS_LOOKBACK = "1w"
 GRAFANA_MAJOR = 11  # the dashboards' schema is Grafana 11.6's (grafana-foundation-sdk 11.6.0)
 
 OVERVIEW_UID = "teampulse-overview"
@@ -52,10 +53,17 @@ TEAM_UID = "teampulse-team"
 HEALTH_UID = "teampulse-health"
 TAG = "teampulse"
 
-PRESSURE_ALERT = "ProcessPressureWithoutLeadership"
-TIME_OFF_ALERT = "TimeOffOverriddenUnderPressure"
-SOURCE_DOWN_ALERT = "TeampulseSourceDown"
+PRESSURE_ALERT = words.PRESSURE_ALERT
+TIME_OFF_ALERT = words.TIME_OFF_ALERT
+SOURCE_DOWN_ALERT = words.SOURCE_DOWN_ALERT
 ALERT_NAMES = (PRESSURE_ALERT, TIME_OFF_ALERT, SOURCE_DOWN_ALERT)
+
+# The thresholds in force, as teampulse exports them (teampulse.exporter.THRESHOLDS).
+RISE = "teampulse_alert_pressure_rise_ratio"
+HIGH = "teampulse_alert_pressure_high_ratio"
+GRACE = "teampulse_alert_grace_seconds"
+MIN_ACTIONS = "teampulse_alert_min_actions"
+SOURCE_DOWN_AFTER = "teampulse_alert_source_down_after_seconds"
 
 RULES_PATH = Path("rules/teampulse.rules.yml")
 DASHBOARD_PATHS = {
@@ -65,29 +73,45 @@ DASHBOARD_PATHS = {
 }
 
 
-def _days(seconds: int) -> str:
-    """Return a duration in whole days or hours, as Prometheus writes it."""
-    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
+def _link(label: str, then: str, default: str = "") -> str:
+    """Return a template of a `teampulse_links_info` label of the alert's job, followed by `then`."""
+    found = (
+        f'{{{{ with printf `last_over_time(teampulse_links_info{{job=%q,{label}!=""}}[{LINKS_LOOKBACK}])` '
+        f"$labels.job | query }}}}{{{{ . | first | label {json.dumps(label)} }}}}{then}"
+    )
+    return found + (f"{{{{ else }}}}{default}{then}" if default else "") + "{{ end }}"
 
 
 def _runbook(alert: str) -> str:
-    """Return the runbook URL of an alert (GitHub anchors are the lower-cased heading)."""
-    return f"{RUNBOOK_URL}#{alert.lower()}"
+    """Return the runbook URL of an alert (GitHub anchors are the lower-cased heading).
+
+    teampulse's own documentation is the fallback for a job not scraped for LINKS_LOOKBACK.
+    """
+    return _link("runbook_url", f"#{alert.lower()}", default=RUNBOOK_URL)
 
 
 def _dashboard_url(uid: str, slug: str, query: str = "") -> str:
-    """Return a Grafana URL of one of the mixin's dashboards."""
-    return f"{GRAFANA_URL}/d/{uid}/{slug}" + (f"?{query}" if query else "")
+    """Return a template of a Grafana URL of one of the mixin's dashboards (empty without settings.dashboards_url)."""
+    return _link("dashboards_url", f"/d/{uid}/{slug}" + (f"?{query}" if query else ""))
 
 
 def _value_of(
-    metric: str, fmt: str, by: Sequence[str] = ("team", "instance"), default: str = "?", suffix: str = ""
+    metric: str,
+    fmt: str,
+    by: Sequence[str] = ("team", "instance"),
+    default: str = "?",
+    suffix: str = "",
+    around: str = "{}",
 ) -> str:
-    """Return a template that reads one series of `metric` for the alert's labels and formats it."""
+    """Return a template that reads one series of `metric` for the alert's labels and formats it.
+
+    `around` places the selector in a larger expression, e.g. "{} / 86400".
+    """
     matchers = ",".join(f"{label}=%q" for label in by)
     args = " ".join(f"$labels.{label}" for label in by)
+    expr = around.format(f"{metric}{{{matchers}}}")
     return (
-        f'{{{{ with printf "{metric}{{{matchers}}}" {args} | query }}}}'
+        f'{{{{ with printf "{expr}" {args} | query }}}}'
         f"{{{{ . | first | value | {fmt} }}}}{suffix}{{{{ else }}}}{default}{{{{ end }}}}"
     )
 
@@ -100,17 +124,17 @@ def recording_rules() -> list[dict[str, Any]]:
     return [
         {
             "record": "team:teampulse_process_pressure_rise:ratio",
-            "expr": "teampulse_process_pressure - teampulse_process_pressure_baseline",
+            "expr": "teampulse_process_pressure_ratio - teampulse_process_pressure_baseline_ratio",
         },
         {
-            # The level at which the engine calls pressure elevated: RISE above the baseline,
-            # or HIGH whatever the baseline.
+            # The level at which the engine calls pressure elevated: rise above the baseline, or
+            # high whatever the baseline (the lower of the two), for teams with a baseline.
             "record": "team:teampulse_process_pressure_threshold:ratio",
-            "expr": f"clamp_max(teampulse_process_pressure_baseline + {RISE}, {HIGH})",
+            "expr": _pressure_threshold("").replace("{}", "").replace(" or ", "\nor\n"),
         },
         {
             "record": "team:teampulse_pressure_support_gap:ratio",
-            "expr": "teampulse_process_pressure - teampulse_people_support",
+            "expr": "teampulse_process_pressure_ratio - teampulse_people_support_ratio",
         },
         {
             "record": "team:teampulse_leadership_actions:increase1d",
@@ -127,19 +151,21 @@ def alerting_rules() -> list[dict[str, Any]]:
     """Return the three alerts over the exported metrics."""
     team_url = _dashboard_url(TEAM_UID, "teampulse-team-detail", "var-team={{ $labels.team }}")
     health_url = _dashboard_url(HEALTH_UID, "teampulse-health")
-    pressure = _value_of("teampulse_process_pressure", 'printf "%.2f"')
-    baseline = _value_of("teampulse_process_pressure_baseline", 'printf "%.2f"')
+    team = "{{ $labels.team }}"
+    pressure = _value_of("teampulse_process_pressure_ratio", 'printf "%.2f"')
+    baseline = _value_of("teampulse_process_pressure_baseline_ratio", 'printf "%.2f"')
     since = _value_of("teampulse_pressure_episode_start_timestamp_seconds", "humanizeTimestamp")
     held = _value_of("time() - teampulse_pressure_episode_start_timestamp_seconds", "humanizeDuration")
+    source = ("source", "instance")
     last_success_age = _value_of(
         "time() - teampulse_source_last_success_timestamp_seconds",
         "humanizeDuration",
-        by=("source", "instance"),
+        by=source,
         default="never",
         suffix=" ago",
     )
     cache_age = _value_of("teampulse_cache_age_seconds", "humanizeDuration", by=("instance",))
-    down = _days(SOURCE_DOWN_AFTER_SECONDS)
+    down_after = _value_of(SOURCE_DOWN_AFTER, 'printf "%g"', by=source, around="{} / 3600", suffix=" h")
     source_annotations = {
         "runbook_url": _runbook(SOURCE_DOWN_ALERT),
         "dashboard_url": health_url,
@@ -155,17 +181,23 @@ def alerting_rules() -> list[dict[str, Any]]:
             "for": JITTER_FOR,
             "labels": {"severity": "warning"},
             "annotations": {
-                "summary": "Process pressure on team {{ $labels.team }} rose without a leadership action",
+                "summary": words.PRESSURE_SUMMARY.format(team=team),
                 "description": (
-                    f"Process pressure on {{{{ $labels.team }}}} is {pressure} against a baseline of "
-                    f"{baseline} (out of the team's own normal at +{RISE:.2f} above it or at {HIGH:.2f}), "
-                    f"out of its normal since {since} ({held}; the alert waits {_days(GRACE_SECONDS)}), "
-                    "and the people side did not answer (state unanswered): no 1:1 cadence kept with the "
-                    "people carrying the load, and fewer moved deadlines, rebalanced work or recorded "
-                    f"actions since the onset than the {MIN_ACTIONS} needed. "
-                    "`teampulse check` says what rose against which normal. To clear it: "
-                    "1:1s with the people carrying the load, move a deadline or take an item out of the "
-                    "sprint, rebalance work, or record what was done with `teampulse action add`."
+                    words.pressure_opening(
+                        team,
+                        pressure,
+                        baseline,
+                        _value_of(RISE, 'printf "%.2f"'),
+                        _value_of(HIGH, 'printf "%.2f"'),
+                    )
+                    + f", out of its normal since {since} ({held}; the alert waits "
+                    + _value_of(GRACE, 'printf "%g"', around="{} / 86400", suffix=" days")
+                    + "), and the people side did not answer (state unanswered): no 1:1 cadence kept "
+                    "with the people carrying the load, and fewer moved deadlines, rebalanced work or "
+                    "recorded actions since the onset than the "
+                    + _value_of(MIN_ACTIONS, 'printf "%.0f"')
+                    + " needed. `teampulse check` says what rose against which normal. "
+                    + words.PRESSURE_REMEDY
                 ),
                 "runbook_url": _runbook(PRESSURE_ALERT),
                 "dashboard_url": team_url,
@@ -177,48 +209,39 @@ def alerting_rules() -> list[dict[str, Any]]:
             "for": JITTER_FOR,
             "labels": {"severity": "warning"},
             "annotations": {
-                "summary": "Time off on team {{ $labels.team }} was overridden under pressure",
-                "description": (
-                    "{{ $value }} meeting(s) or work item(s) landed on a member's time off on team "
-                    "{{ $labels.team }} in the last 7 days or already booked in the next 14, under "
-                    "elevated pressure or with their work "
-                    f"falling due during it (process pressure now {pressure}, baseline {baseline}). "
-                    "Nobody is named here: the manager sees it in the calendar. "
-                    "To clear it: move the meeting off the time off, hand the work to someone else or "
-                    "move its due date, then `teampulse action add --kind time_off_protected`."
+                "summary": words.TIME_OFF_SUMMARY.format(team=team),
+                "description": words.time_off_description(
+                    "{{ $value }} meeting(s) or work item(s) booked or assigned", team, pressure, baseline
                 ),
                 "runbook_url": _runbook(TIME_OFF_ALERT),
                 "dashboard_url": team_url,
             },
         },
         {
-            # No successful collection for source_down_after: a failing source (what `teampulse
-            # check` fires on), a collection loop that stalled with a stale cache, or a source that
-            # never succeeded and reported down for that long (no timestamp for the first part).
-            # One rule, not several with the same labels, which promtool's lint rejects. The duration
-            # is in the expression, so no `for:`: the age only grows, there is no jitter to ride out.
+            # No successful collection for alerts.source_down_after, as the engine judges it: since
+            # the last success (a failing source, or a collection loop that stalled with a stale
+            # cache), or since the first failure of a source that never succeeded. One rule, not
+            # several with the same labels, which promtool's lint rejects. The duration is in the
+            # expression, so no `for:`: the age only grows, there is no jitter to ride out.
             "alert": SOURCE_DOWN_ALERT,
             "expr": (
-                f"time() - teampulse_source_last_success_timestamp_seconds >= {SOURCE_DOWN_AFTER_SECONDS}\n"
+                "time() - teampulse_source_last_success_timestamp_seconds\n"
+                f"  >= on (job, instance, source) {SOURCE_DOWN_AFTER}\n"
                 "or on (job, instance, source)\n"
-                "(\n"
-                f"  max_over_time(teampulse_source_up[{down}]) == 0\n"
-                "  unless on (job, instance, source) teampulse_source_last_success_timestamp_seconds\n"
-                f"  and on (job, instance, source) present_over_time(teampulse_source_up[5m] offset {down})\n"
-                ")"
+                "time() - teampulse_source_failing_since_timestamp_seconds\n"
+                f"  >= on (job, instance, source) {SOURCE_DOWN_AFTER}"
             ),
             "labels": {"severity": "critical"},
             "annotations": {
-                "summary": f"teampulse source {{{{ $labels.source }}}} has not collected for over {down}",
+                "summary": words.SOURCE_DOWN_SUMMARY.format(source="{{ $labels.source }}", after=down_after),
                 "description": (
                     "Source {{ $labels.source }} on {{ $labels.instance }} has had no successful "
-                    f"collection for over {down} (last success: {last_success_age}); it reports up = "
-                    + _value_of("teampulse_source_up", 'printf "%.0f"', by=("source", "instance"))
+                    f"collection for over {down_after} (last success: {last_success_age}); it reports up = "
+                    + _value_of("teampulse_source_up", 'printf "%.0f"', by=source)
                     + " and its served values are "
                     + cache_age
-                    + " old. Its metrics are stale until it recovers: check "
-                    "`teampulse_source_errors_total`, the URL, the credentials in the environment and "
-                    "the source's rate limit."
+                    + " old. "
+                    + words.SOURCE_DOWN_REMEDY
                 ),
                 **source_annotations,
             },
@@ -228,15 +251,15 @@ def alerting_rules() -> list[dict[str, Any]]:
             # the rule above sees nothing. The source label says it is teampulse as a whole.
             "alert": SOURCE_DOWN_ALERT,
             "expr": f"up{{{JOB_SELECTOR}}} == 0 or absent(up{{{JOB_SELECTOR}}})",
-            "for": down,
+            "for": SCRAPE_DOWN_FOR,
             "labels": {"severity": "critical", "source": "teampulse"},
             "annotations": {
                 "summary": "teampulse is not scraped: its sources' data is stale",
                 "description": (
                     f"Prometheus has had no successful scrape of {{{JOB_SELECTOR}}}"
                     "{{ with $labels.instance }} at {{ . }}{{ end }} "
-                    f"for over {down}: `teampulse serve` is down, unreachable or missing from service "
-                    "discovery, so its metrics and alerts are stale."
+                    f"for over {SCRAPE_DOWN_FOR}: `teampulse serve` is down, unreachable or missing from "
+                    "service discovery, so its metrics and alerts are stale."
                 ),
                 **source_annotations,
             },
@@ -304,10 +327,33 @@ def _thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
 
 
 GREEN = (None, "green")
-PRESSURE_STEPS = (GREEN, (HIGH, "red"))
-RISE_STEPS = (GREEN, (RISE, "red"))
+# Visual bands of the support index only; no alert judges support by a number.
 SUPPORT_STEPS = ((None, "red"), (0.4, "orange"), (0.7, "green"))
-AGE_STEPS = (GREEN, (SOURCE_DOWN_AFTER_SECONDS / 2, "orange"), (SOURCE_DOWN_AFTER_SECONDS, "red"))
+DASHED = {"fill": "dash", "dash": [10, 10]}
+DOTTED = {"fill": "dot", "dash": [0, 10]}
+RED = {"mode": "fixed", "fixedColor": "red"}
+THRESHOLD_LEGEND = "threshold in force"
+
+
+def _pressure_threshold(matchers: str) -> str:
+    """Return team:teampulse_process_pressure_threshold:ratio's expression, for dashboards that
+    must work without the rules loaded."""
+    base = f"teampulse_process_pressure_baseline_ratio{{{matchers}}}"
+    return f"{base} + {RISE}{{{matchers}}} < {HIGH}{{{matchers}}} or {HIGH}{{{matchers}}} and {base}"
+
+
+def _threshold_from(expr: str) -> tuple[prom.Dataquery, model.DataTransformerConfig]:
+    """Return a query of an exported threshold and the transformation that makes it the panel's
+    red step (Grafana's "Config from query results"), so no number is baked in."""
+    query = _q(expr, THRESHOLD_LEGEND, "T", instant=True)
+    transform = model.DataTransformerConfig(
+        id_val="configFromData",
+        options={
+            "configRefId": "T",
+            "mappings": [{"fieldName": THRESHOLD_LEGEND, "handlerKey": "threshold1"}],
+        },
+    )
+    return query, transform
 
 
 def _mapping(options: dict[str, tuple[str, str]]) -> list[model.ValueMapping]:
@@ -377,8 +423,9 @@ def _stat(
     h: int = 4,
     mappings: list[model.ValueMapping] | None = None,
     no_value: str = "",
+    threshold: str = "",
 ) -> stat.Panel:
-    """Return a stat panel showing the last value."""
+    """Return a stat panel showing the last value; red from the `threshold` query's value, if given."""
     p = (
         stat.Panel()
         .title(title)
@@ -397,6 +444,9 @@ def _stat(
         p = p.mappings(mappings)
     if no_value:
         p = p.no_value(no_value)
+    if threshold:
+        query, transform = _threshold_from(threshold)
+        p = p.with_target(query).with_transformation(transform)
     return p
 
 
@@ -416,10 +466,22 @@ def _links() -> list[dash.DashboardLink]:
         .keep_time(True),
         dash.DashboardLink("Runbook")
         .type(model.DashboardLinkType.LINK)
-        .url(RUNBOOK_URL)
+        .url("${runbook}")
         .icon("doc")
         .target_blank(True),
     ]
+
+
+def _runbook_var() -> dash.QueryVariable:
+    """Return the hidden `runbook` variable: the runbook teampulse links to (teampulse_links_info)."""
+    return (
+        dash.QueryVariable("runbook")
+        .label("Runbook")
+        .datasource(DATASOURCE)
+        .query("label_values(teampulse_links_info, runbook_url)")
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+        .hide(model.VariableHide.HIDE_VARIABLE)
+    )
 
 
 def _datasource_var() -> dash.DatasourceVariable:
@@ -433,7 +495,7 @@ def _team_var(multi: bool) -> dash.QueryVariable:
         dash.QueryVariable("team")
         .label("Team")
         .datasource(DATASOURCE)
-        .query("label_values(teampulse_process_pressure, team)")
+        .query("label_values(teampulse_process_pressure_ratio, team)")
         .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(model.VariableSort.ALPHABETICAL_ASC)
     )
@@ -460,6 +522,7 @@ def _dashboard(uid: str, title: str, description: str) -> dash.Dashboard:
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .links(list(_links()))
         .with_variable(_datasource_var())
+        .with_variable(_runbook_var())
     )
 
 
@@ -476,14 +539,14 @@ def overview() -> dash.Dashboard:
             "Alerts",
             f"sum by (team) (teampulse_pressure_unmatched{{{team}}}) + sum by (team) (teampulse_time_off_overridden{{{team}}} > bool 0)",
         ),
-        ("B", "Pressure", f"max by (team) (teampulse_process_pressure{{{team}}})"),
-        ("C", "Baseline", f"max by (team) (teampulse_process_pressure_baseline{{{team}}})"),
+        ("B", "Pressure", f"max by (team) (teampulse_process_pressure_ratio{{{team}}})"),
+        ("C", "Baseline", f"max by (team) (teampulse_process_pressure_baseline_ratio{{{team}}})"),
         (
             "D",
             "Rise",
-            f"max by (team) (teampulse_process_pressure{{{team}}} - teampulse_process_pressure_baseline{{{team}}})",
+            f"max by (team) (teampulse_process_pressure_ratio{{{team}}} - teampulse_process_pressure_baseline_ratio{{{team}}})",
         ),
-        ("E", "People support", f"max by (team) (teampulse_people_support{{{team}}})"),
+        ("E", "People support", f"max by (team) (teampulse_people_support_ratio{{{team}}})"),
         (
             "F",
             "Leadership actions (7d)",
@@ -496,7 +559,8 @@ def overview() -> dash.Dashboard:
         .title("Teams: process pressure against people support")
         .description(
             "One row per team, teams with an alert holding on top. Alerts counts "
-            f"{PRESSURE_ALERT} (the engine's verdict) and {TIME_OFF_ALERT}. Click a team for its detail."
+            f"{PRESSURE_ALERT} (the engine's verdict, judged against the thresholds in force) and "
+            f"{TIME_OFF_ALERT}. Click a team for its detail."
         )
         .datasource(DATASOURCE)
         .targets([_q(expr, ref=ref, instant=True, fmt="table") for ref, _name, expr in columns])
@@ -517,7 +581,7 @@ def overview() -> dash.Dashboard:
         .sort_by([cb.TableSortByFieldState().display_name("Alerts").desc(True)])
         .unit("none")
         .decimals(2)
-        .thresholds(_thresholds(*PRESSURE_STEPS))
+        .thresholds(_thresholds(GREEN))
         .override_by_name(
             "Team",
             [_prop("links", [{"title": "Team detail", "url": detail}])],
@@ -534,20 +598,6 @@ def overview() -> dash.Dashboard:
                     },
                 ),
                 _prop("custom.cellOptions", {"type": "color-background"}),
-            ],
-        )
-        .override_by_name("Pressure", [_prop("custom.cellOptions", {"type": "color-text"})])
-        .override_by_name(
-            "Rise",
-            [
-                _prop(
-                    "thresholds",
-                    {
-                        "mode": "absolute",
-                        "steps": [{"value": None, "color": "green"}, {"value": RISE, "color": "red"}],
-                    },
-                ),
-                _prop("custom.cellOptions", {"type": "color-text"}),
             ],
         )
         .override_by_name(
@@ -593,17 +643,18 @@ def overview() -> dash.Dashboard:
         .with_panel(
             _stat(
                 "Mean process pressure",
-                "Mean process pressure over the selected teams (0..1).",
-                _q(f"avg(teampulse_process_pressure{{{team}}})", instant=True),
+                "Mean process pressure over the selected teams (0..1); red at the threshold in force "
+                f"for high pressure ({HIGH}).",
+                _q(f"avg(teampulse_process_pressure_ratio{{{team}}})", instant=True),
                 "none",
-                PRESSURE_STEPS,
+                threshold=f"min({HIGH}{{{team}}})",
             ).decimals(2)
         )
         .with_panel(
             _stat(
                 "Mean people support",
                 "Mean people-support index over the selected teams (0..1).",
-                _q(f"avg(teampulse_people_support{{{team}}})", instant=True),
+                _q(f"avg(teampulse_people_support_ratio{{{team}}})", instant=True),
                 "none",
                 SUPPORT_STEPS,
             ).decimals(2)
@@ -639,35 +690,39 @@ def overview() -> dash.Dashboard:
             _ts(
                 "Process pressure (solid) and people support (dashed)",
                 "Each team's process pressure beside its people support, both 0..1. Pressure at or above "
-                f"{HIGH} is high whatever the baseline.",
+                f"the dotted line ({HIGH}, alerts.high) is high whatever the baseline.",
                 [
-                    _q(f"max by (team) (teampulse_process_pressure{{{team}}})", "{{team}} pressure", "A"),
-                    _q(f"max by (team) (teampulse_people_support{{{team}}})", "{{team}} support", "B"),
+                    _q(
+                        f"max by (team) (teampulse_process_pressure_ratio{{{team}}})",
+                        "{{team}} pressure",
+                        "A",
+                    ),
+                    _q(f"max by (team) (teampulse_people_support_ratio{{{team}}})", "{{team}} support", "B"),
+                    _q(f"min({HIGH}{{{team}}})", "high pressure", "C"),
                 ],
                 "none",
-                PRESSURE_STEPS,
-                line=True,
                 hi=1,
                 w=24,
-            ).override_by_regexp(
-                "/ support$/", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]
             )
+            .override_by_regexp("/ support$/", [_prop("custom.lineStyle", DASHED)])
+            .override_by_name("high pressure", [_prop("custom.lineStyle", DOTTED), _prop("color", RED)])
         )
         .with_panel(
             _ts(
                 "Pressure rise above baseline",
-                f"Process pressure minus the team's baseline; an episode starts at +{RISE}.",
+                f"Process pressure minus the team's baseline; an episode starts at the dotted line ({RISE}, "
+                "alerts.rise).",
                 [
                     _q(
-                        f"max by (team) (teampulse_process_pressure{{{team}}} - teampulse_process_pressure_baseline{{{team}}})",
+                        f"max by (team) (teampulse_process_pressure_ratio{{{team}}} - teampulse_process_pressure_baseline_ratio{{{team}}})",
                         "{{team}}",
-                    )
+                        "A",
+                    ),
+                    _q(f"min({RISE}{{{team}}})", "episode starts", "B"),
                 ],
                 "none",
-                RISE_STEPS,
-                line=True,
                 lo=None,
-            )
+            ).override_by_name("episode starts", [_prop("custom.lineStyle", DOTTED), _prop("color", RED)])
         )
         .with_panel(
             _ts(
@@ -742,17 +797,18 @@ def team_detail() -> dash.Dashboard:
         .with_panel(
             _stat(
                 "Process pressure",
-                "The pressure index now (0..1).",
-                _q(f"max(teampulse_process_pressure{{{t}}})", instant=True),
+                "The pressure index now (0..1); red at or above the level at which the engine calls it "
+                "elevated (the dashed line below).",
+                _q(f"max(teampulse_process_pressure_ratio{{{t}}})", instant=True),
                 "none",
-                PRESSURE_STEPS,
+                threshold=f"max({_pressure_threshold(t)})",
             ).decimals(2)
         )
         .with_panel(
             _stat(
                 "People support",
                 "The people-support index now (0..1).",
-                _q(f"max(teampulse_people_support{{{t}}})", instant=True),
+                _q(f"max(teampulse_people_support_ratio{{{t}}})", instant=True),
                 "none",
                 SUPPORT_STEPS,
             ).decimals(2)
@@ -779,26 +835,19 @@ def team_detail() -> dash.Dashboard:
         .with_panel(
             _ts(
                 "Process pressure, baseline and alert threshold",
-                f"Pressure is elevated at the threshold: baseline + {RISE}, at most {HIGH}. "
-                f"{PRESSURE_ALERT} fires once it held {_days(GRACE_SECONDS)} with fewer than {MIN_ACTIONS} "
-                "leadership action(s). Green marks are leadership actions.",
+                "Pressure is elevated at the dashed threshold: the baseline plus alerts.rise, at most "
+                f"alerts.high, as teampulse exports them ({RISE}, {HIGH}). {PRESSURE_ALERT} fires once "
+                f"an episode held alerts.grace ({GRACE}) with fewer than alerts.min_actions ({MIN_ACTIONS}) "
+                "leadership actions. Green marks are leadership actions.",
                 [
-                    _q(f"max(teampulse_process_pressure{{{t}}})", "pressure", "A"),
-                    _q(f"max(teampulse_process_pressure_baseline{{{t}}})", "baseline", "B"),
-                    _q(
-                        f"clamp_max(max(teampulse_process_pressure_baseline{{{t}}}) + {RISE}, {HIGH})",
-                        "alert threshold",
-                        "C",
-                    ),
+                    _q(f"max(teampulse_process_pressure_ratio{{{t}}})", "pressure", "A"),
+                    _q(f"max(teampulse_process_pressure_baseline_ratio{{{t}}})", "baseline", "B"),
+                    _q(f"max({_pressure_threshold(t)})", "alert threshold", "C"),
                 ],
                 "none",
-                PRESSURE_STEPS,
-                line=True,
                 hi=1,
                 w=16,
-            ).override_by_name(
-                "alert threshold", [_prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]
-            )
+            ).override_by_name("alert threshold", [_prop("custom.lineStyle", DASHED), _prop("color", RED)])
         )
         .with_panel(
             bargauge.Panel()
@@ -835,7 +884,7 @@ def team_detail() -> dash.Dashboard:
                 "People support and its parts",
                 "The people-support index and its components (0..1).",
                 [
-                    _q(f"max(teampulse_people_support{{{t}}})", "support", "A"),
+                    _q(f"max(teampulse_people_support_ratio{{{t}}})", "support", "A"),
                     _q(
                         f"max by (component) (teampulse_people_support_component_ratio{{{t}}})",
                         "{{component}}",
@@ -901,18 +950,22 @@ def team_detail() -> dash.Dashboard:
             "After hours vs time off",
             _ts(
                 "After-hours activity",
-                "Share of work-item changes outside working hours (7 days) and after-hours meeting hours "
-                "per member (7 days).",
+                "Share of work-item changes outside working hours (7 days) and meeting time outside "
+                "working hours per member (7 days).",
                 [
                     _q(
-                        f"max(teampulse_after_hours_process_activity_ratio{{{t}}})",
+                        f"max(teampulse_process_activity_outside_working_time_ratio{{{t}}})",
                         "work-item changes after hours",
                         "A",
                     ),
-                    _q(f"max(teampulse_after_hours_meeting_hours{{{t}}})", "meeting hours after hours", "B"),
+                    _q(
+                        f"max(teampulse_meeting_outside_working_time_seconds{{{t}}})",
+                        "meetings after hours per member",
+                        "B",
+                    ),
                 ],
                 "percentunit",
-            ).override_by_name("meeting hours after hours", [_prop("unit", "h")]),
+            ).override_by_name("meetings after hours per member", [_prop("unit", "s")]),
             _ts(
                 "Time off conflicts",
                 f"Meetings or assignments on a member's time off (7 days); under pressure they fire {TIME_OFF_ALERT}.",
@@ -974,11 +1027,12 @@ def health() -> dash.Dashboard:
         .with_panel(
             _stat(
                 "Served data age",
-                "Seconds since the served values were computed (teampulse_cache_age_seconds).",
+                "Seconds since the served values were computed (teampulse_cache_age_seconds); red past "
+                f"alerts.source_down_after ({SOURCE_DOWN_AFTER}).",
                 _q("max(teampulse_cache_age_seconds)", instant=True),
                 "s",
-                AGE_STEPS,
                 w=8,
+                threshold=f"min({SOURCE_DOWN_AFTER})",
             )
         )
         .with_panel(
@@ -1000,27 +1054,29 @@ def health() -> dash.Dashboard:
         .with_panel(
             _ts(
                 "Since each source's last success",
-                f"{SOURCE_DOWN_ALERT} fires past {SOURCE_DOWN_AFTER_SECONDS // 60} minutes.",
+                f"{SOURCE_DOWN_ALERT} fires past the dotted line: alerts.source_down_after ({SOURCE_DOWN_AFTER}).",
                 [
                     _q(
                         "max by (source) (time() - teampulse_source_last_success_timestamp_seconds)",
                         "{{source}}",
-                    )
+                        "A",
+                    ),
+                    _q(f"min({SOURCE_DOWN_AFTER})", "source down after", "B"),
                 ],
                 "s",
-                AGE_STEPS,
-                line=True,
-            )
+            ).override_by_name("source down after", [_prop("custom.lineStyle", DOTTED), _prop("color", RED)])
         )
         .with_panel(
             _ts(
                 "Served data age",
-                "Seconds since the values served on /metrics were computed, per instance.",
-                [_q("max by (instance) (teampulse_cache_age_seconds)", "{{instance}}")],
+                "Seconds since the values served on /metrics were computed, per instance; the dotted line "
+                f"is alerts.source_down_after ({SOURCE_DOWN_AFTER}).",
+                [
+                    _q("max by (instance) (teampulse_cache_age_seconds)", "{{instance}}", "A"),
+                    _q(f"min({SOURCE_DOWN_AFTER})", "source down after", "B"),
+                ],
                 "s",
-                AGE_STEPS,
-                line=True,
-            )
+            ).override_by_name("source down after", [_prop("custom.lineStyle", DOTTED), _prop("color", RED)])
         )
         .with_row(dash.Row("Collection"))
         .with_panel(

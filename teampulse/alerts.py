@@ -8,6 +8,7 @@ from datetime import datetime
 from .config import Config
 from .engine import MIN_ITEMS_FOR_SHARE, Component, TeamSnapshot
 from .kinds import AlertState
+from .people import DAY, LOOKAHEAD, TRAILING
 from .states import TeamState
 from .store import SourceRun
 from .timeutil import from_epoch, iso
@@ -15,6 +16,48 @@ from .timeutil import from_epoch, iso
 PRESSURE_ALERT = "ProcessPressureWithoutLeadership"
 TIME_OFF_ALERT = "TimeOffOverriddenUnderPressure"
 SOURCE_DOWN_ALERT = "TeampulseSourceDown"
+
+# --- The alerts' words -------------------------------------------------------------------------
+# The engine (here) and the shipped Prometheus rules (dashboards/build.py) say the same thing:
+# both build their summaries and descriptions from these, the engine with its numbers, the rules
+# with Prometheus templates in their place.
+PRESSURE_SUMMARY = "Process pressure on team {team} rose without a leadership action"
+TIME_OFF_SUMMARY = "Time off on team {team} was overridden under pressure"
+SOURCE_DOWN_SUMMARY = "teampulse source {source} has not collected for over {after}"
+# What the time-off alert covers: the conflicts of the past week and those already booked ahead.
+TIME_OFF_WINDOW = f"in the last {TRAILING / DAY:.0f} days or already booked in the next {LOOKAHEAD / DAY:.0f}"
+PRESSURE_REMEDY = (
+    "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an item out of "
+    "the sprint, rebalance work, or record what was done with `teampulse action add`."
+)
+TIME_OFF_REMEDY = (
+    "Nobody is named here: their manager can see it in the calendar. To clear it: move the meeting off "
+    "the time off, hand the work to someone else or move its due date, then record "
+    "`teampulse action add --kind time_off_protected`."
+)
+SOURCE_DOWN_REMEDY = (
+    "Its metrics are stale until it recovers: check `teampulse_source_errors_total`, the URL, the "
+    "credentials in the environment and the source's rate limit."
+)
+
+
+def pressure_opening(team: str, pressure: str, baseline: str, rise: str, high: str) -> str:
+    """Return the first words of the pressure alert's description, the numbers given as text."""
+    return (
+        f"Process pressure on {team} is {pressure} against a baseline of {baseline} "
+        f"(out of the team's own normal at +{rise} above it or at {high})"
+    )
+
+
+def time_off_description(what: str, team: str, pressure: str, baseline: str, first: str | None = None) -> str:
+    """Return the time-off alert's description, the numbers given as text."""
+    return (
+        f"{what} over a member's time off on team {team} ({TIME_OFF_WINDOW})"
+        + (f", the first at {first}" if first else "")
+        + ", under elevated pressure or with work assigned to them falling due during it "
+        f"(process pressure now {pressure}, baseline {baseline}). {TIME_OFF_REMEDY}"
+    )
+
 
 _FACT_FOR = {
     "wip_per_person": ("work in progress per available person", "wip_per_person", "{:.1f}"),
@@ -75,6 +118,16 @@ def _missing(snap: TeamSnapshot) -> str:
     return ("Missing: " + "; ".join(parts) + ". ") if parts else ""
 
 
+def pressure_thresholds(config: Config) -> dict[str, float]:
+    """Return the thresholds the pressure alert is judged with, by the name the exporter gives them."""
+    return {
+        "rise": config.alerts.rise,
+        "high": config.alerts.high,
+        "grace_seconds": config.alerts.grace.total_seconds(),
+        "min_actions": float(config.alerts.min_actions),
+    }
+
+
 def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     """Return the ProcessPressureWithoutLeadership state of a team."""
     what = "; ".join(what_rose(snap)[:4]) or "nothing is above the team's normal today"
@@ -83,11 +136,7 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     answering = snap.answers
     need = config.alerts.min_actions
     firing = snap.state is TeamState.UNANSWERED
-    summary = (
-        f"Process pressure on team {snap.team} rose without a leadership action"
-        if firing
-        else f"Team {snap.team} is {snap.state.words}"
-    )
+    summary = PRESSURE_SUMMARY.format(team=snap.team) if firing else f"Team {snap.team} is {snap.state.words}"
     if snap.state is TeamState.LEARNING:
         description = (
             f"Team {snap.team} has less history than the reference window "
@@ -96,9 +145,14 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
         )
     else:
         description = (
-            f"Process pressure on {snap.team} is {snap.pressure:.2f} against a baseline of {snap.baseline:.2f} "
-            f"(alert at +{config.alerts.rise:.2f} or above {config.alerts.high:.2f}), "
-            + (f"out of its normal since {since} ({_days(held)}). " if since else "within its normal. ")
+            pressure_opening(
+                snap.team,
+                f"{snap.pressure:.2f}",
+                f"{snap.baseline:.2f}",
+                f"{config.alerts.rise:.2f}",
+                f"{config.alerts.high:.2f}",
+            )
+            + (f", out of its normal since {since} ({_days(held)}). " if since else ", within its normal. ")
             + f"What rose: {what}. "
         )
         if since:
@@ -113,11 +167,7 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
                     "and nothing is paged. "
                 )
             elif firing:
-                description += (
-                    _missing(snap)
-                    + "To clear it: hold 1:1s with the people carrying the load, move a deadline or take an "
-                    "item out of the sprint, rebalance work, or record what was done with `teampulse action add`."
-                )
+                description += _missing(snap) + PRESSURE_REMEDY
     return AlertState(
         alert=PRESSURE_ALERT,
         labels={"team": snap.team},
@@ -142,6 +192,7 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
             "actions_since_episode": dict(snap.actions_since_episode),
             "answered_by": list(snap.answered_by),
             "min_actions": need,
+            "thresholds": pressure_thresholds(config),
             "carriers": snap.carriers,
             "carriers_with_one_on_one": snap.carriers_met,
         },
@@ -166,16 +217,11 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
         if part
     )
     description = (
-        (
-            f"{what[0].upper()}{what[1:]} over a member's time off on team {snap.team} (in the last 7 days "
-            f"or the next 14), the first at {first}, "
-            f"while process pressure was {snap.pressure:.2f} (baseline {snap.baseline:.2f}) or work assigned "
-            "to them fell due during it. Nobody is named here: their manager can see it in the calendar. "
-            "To clear it: move the meeting off the time off or hand the work to someone else or move its "
-            "due date, then record `teampulse action add --kind time_off_protected`."
+        time_off_description(
+            f"{what[0].upper()}{what[1:]}", snap.team, f"{snap.pressure:.2f}", f"{snap.baseline:.2f}", first
         )
         if firing
-        else f"No time off on team {snap.team} was overridden under pressure in the last 7 days."
+        else f"No time off on team {snap.team} was overridden under pressure ({TIME_OFF_WINDOW})."
     )
     return AlertState(
         alert=TIME_OFF_ALERT,
@@ -183,11 +229,9 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
         severity="warning",
         firing=firing,
         since=since,
-        summary=(
-            f"Time off on team {snap.team} was overridden under pressure"
-            if firing
-            else f"Time off on team {snap.team} is respected"
-        ),
+        summary=TIME_OFF_SUMMARY.format(team=snap.team)
+        if firing
+        else f"Time off on team {snap.team} is respected",
         description=description,
         evidence={
             "meetings_over_time_off": meetings,
@@ -219,16 +263,20 @@ def source_alerts(config: Config, runs: Sequence[SourceRun], now: datetime) -> l
                 severity="critical",
                 firing=down,
                 since=iso(from_epoch(failing_since)) if down and failing_since else None,
-                summary=f"teampulse source {name} is failing" if down else f"teampulse source {name} is up",
+                summary=(
+                    SOURCE_DOWN_SUMMARY.format(source=name, after=f"{limit / 3600:g} h")
+                    if down
+                    else f"teampulse source {name} is up"
+                ),
                 description=(
                     f"Source {name} has failed {run.consecutive_failures if run else 0} times in a row; "
                     f"last success: {last}; last error: {run.last_error if run else 'none'}. "
-                    "Its metrics are stale until it recovers: check the URL, the credentials in the "
-                    "environment and the source's rate limit."
+                    + SOURCE_DOWN_REMEDY
                 ),
                 evidence={
                     "consecutive_failures": run.consecutive_failures if run else 0,
                     "last_success": last,
+                    "thresholds": {"source_down_after_seconds": limit},
                 },
             )
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from . import config as config_mod
 from .alerts import evaluate_alerts
@@ -19,10 +20,12 @@ from .kinds import Notifier
 from .model import Event, LeadershipAction, Source
 from .plugins import Registry, load_registry
 from .pseudonym import Pseudonymiser, key_from_env
-from .store import Store
+from .store import ActionRow, Store
 from .timeutil import utcnow
 
 log = logging.getLogger("teampulse")
+# Clocks drift: an action "now" on a laptop a few minutes ahead is not in the future.
+FUTURE_SLACK = timedelta(minutes=5)
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Runtime:
     store: Store
     pseudonym: Pseudonymiser
     notifiers: dict[str, Notifier]
+    # Deliveries and failures per notifier since start, for the exporter's counters.
+    notifications: Counter[str] = field(default_factory=Counter)
+    notification_failures: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def open(cls, path: str | None) -> Runtime:
@@ -45,8 +51,14 @@ class Runtime:
         notifiers = build_notifiers(config, registry)
         key = key_from_env(required=True)
         assert key is not None
+        pseudonym = Pseudonymiser(key)
         store = Store(config.state)
-        return cls(config, registry, sources, store, Pseudonymiser(key), notifiers)
+        try:
+            store.bind_key(pseudonym.fingerprint)
+        except BaseException:
+            store.close()
+            raise
+        return cls(config, registry, sources, store, pseudonym, notifiers)
 
     def close(self) -> None:
         """Close the store."""
@@ -56,6 +68,8 @@ class Runtime:
         self, now: datetime | None = None, on_progress: Callable[[str], None] | None = None
     ) -> CollectReport:
         """Collect every source into the store."""
+        # A long-running `serve` must not write under its old key into a store rekeyed since.
+        self.store.bind_key(self.pseudonym.fingerprint)
         return collect_all(
             self.config, self.store, self.sources, self.pseudonym, now or utcnow(), on_progress
         )
@@ -88,25 +102,49 @@ class Runtime:
             sources=list(self.config.sources),
             collected_at=time.time(),
             duration=time.time() - started,
+            dashboards_url=self.config.dashboards_url,
         )
 
     def notify(self, state: ExportState) -> list[str]:
         """Send every alert's state to every notifier; return one line per failure."""
         failures = []
         for name, notifier in self.notifiers.items():
+            self.notifications[name] += 1
             try:
                 notifier.notify(list(state.alerts))
             except Exception as exc:  # one broken sink must not stop the others or the exporter
+                self.notification_failures[name] += 1
                 failures.append(f"notifier {name}: {type(exc).__name__}: {exc}")
                 log.warning("notifier %s failed: %s", name, exc)
+        state.notifications = {name: self.notifications[name] for name in self.notifiers}
+        state.notification_failures = {name: self.notification_failures[name] for name in self.notifiers}
         return failures
 
     def record_action(
-        self, team: str, kind: str, at: datetime, note: str | None, source: str = "recorded"
+        self,
+        team: str,
+        kind: str,
+        at: datetime,
+        note: str | None,
+        source: str = "recorded",
+        now: datetime | None = None,
     ) -> str:
         """Store a leadership action recorded by hand; return its id."""
         if self.config.team(team) is None:
             raise ValueError(f"unknown team {team!r}")
+        if at > (now or utcnow()) + FUTURE_SLACK:
+            # An action dated ahead would answer every episode until then, unseen.
+            raise ValueError(f"{at.isoformat()} is in the future: record an action once it happened")
         ident = hashlib.sha256(f"{team}|{kind}|{at.isoformat()}|{note or ''}".encode()).hexdigest()[:16]
         self.store.add_action(LeadershipAction(id=ident, team=team, kind=kind, at=at, note=note), source)
         return ident
+
+    def list_actions(self, team: str | None = None, since: datetime | None = None) -> list[ActionRow]:
+        """Return the stored leadership actions, newest first."""
+        if team is not None and self.config.team(team) is None:
+            raise ValueError(f"unknown team {team!r}")
+        return self.store.list_actions(team, since.timestamp() if since else 0.0)
+
+    def remove_action(self, ident: str) -> bool:
+        """Delete an action recorded by hand or through the API; return whether it existed."""
+        return self.store.remove_action(ident)

@@ -39,7 +39,7 @@ def one_line_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _as_of(value: str | None) -> datetime | None:
+def _as_of(value: str | None, flag: str = "--as-of") -> datetime | None:
     if value is None:
         return None
     from .timeutil import parse_time
@@ -47,7 +47,7 @@ def _as_of(value: str | None) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+        raise click.BadParameter(str(exc), param_hint=flag) from None
 
 
 _ADDRESS = re.compile(r"[\w.+-]+(@|%40)[\w-]+(\.[\w-]+)+")
@@ -86,7 +86,25 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineGroup(click.Group):
+    """Report usage errors in one line, like every other error, instead of click's usage block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("teampulse: aborted", err=True)
+            sys.exit(1)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "teampulse"
+            _fail(f"{exc.format_message()} (see `{command} --help`)")
+        except click.ClickException as exc:
+            click.echo(f"teampulse: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="teampulse")
 @click.option("-v", "--verbose", count=True, help="Log more (repeat for debug).")
 def main(verbose: int) -> None:
@@ -168,8 +186,12 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
     runtime = Runtime.open(config_path)
     try:
         if when is None and not offline:
-            for r in runtime.collect().failed:
+            # Warnings only: check's exit code is about alerts.
+            report = runtime.collect()
+            for r in report.failed:
                 click.echo(f"teampulse: warning: source {r.source}: {r.error}", err=True)
+            for problem in report.problems:
+                click.echo(f"teampulse: warning: {problem}", err=True)
         state = runtime.state(as_of=when)
         firing = [a for a in state.alerts if a.firing]
         if fmt == "json":
@@ -222,17 +244,25 @@ def serve(config_path: str | None, listen: str, web_config: str | None) -> None:
     from .app import Runtime
     from .server import serve as run
 
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:9469", param_hint="--listen")
+    host, port = _listen_address(listen)
     from .webconfig import load_web_config
 
     web = load_web_config(web_config) if web_config else None
     runtime = Runtime.open(config_path)
     try:
-        run(runtime, host.strip("[]"), int(port), web)
+        run(runtime, host, port, web)
     finally:
         runtime.close()
+
+
+def _listen_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(
+            f"{value!r}: use HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:9469",
+            param_hint="--listen",
+        )
+    return host.strip("[]"), int(port)
 
 
 @main.group()
@@ -254,16 +284,129 @@ def action_add(config_path: str | None, team: str, kind: str, at: str | None, no
 
     if kind not in ACTION_KINDS:
         raise click.BadParameter(f"must be one of {', '.join(ACTION_KINDS)}", param_hint="--kind")
-    when = _as_of(at) or datetime.now(UTC)
+    when = _as_of(at, "--at") or datetime.now(UTC)
     runtime = Runtime.open(config_path)
     try:
         if runtime.config.team(team) is None:
             names = ", ".join(t.name for t in runtime.config.teams)
             raise click.BadParameter(f"unknown team {team!r} (teams: {names})", param_hint="--team")
-        ident = runtime.record_action(team, kind, when, note)
+        try:
+            ident = runtime.record_action(team, kind, when, note)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
         click.echo(f"recorded {kind} for {team} at {when.isoformat()} ({ident})")
     finally:
         runtime.close()
+
+
+@action.command("list")
+@config_option
+@click.option("--team", help="Only this team's actions.")
+@click.option("--since", help="Only actions at or after this time (ISO 8601 time or date).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@one_line_errors
+def action_list(config_path: str | None, team: str | None, since: str | None, fmt: str) -> None:
+    """List the leadership actions in the store, newest first, with their ids."""
+    from .app import Runtime
+
+    first = _as_of(since, "--since")
+    runtime = Runtime.open(config_path)
+    try:
+        try:
+            rows = runtime.list_actions(team, first)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--team") from None
+    finally:
+        runtime.close()
+    if fmt == "json":
+        out = [
+            {
+                "id": r.id,
+                "team": r.team,
+                "kind": r.kind,
+                "at": datetime.fromtimestamp(r.at, UTC).isoformat(),
+                "source": r.source,
+                "note": r.note,
+                "removable": r.removable,
+            }
+            for r in rows
+        ]
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not rows:
+        click.echo("No actions recorded.")
+    for r in rows:
+        when = datetime.fromtimestamp(r.at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # A source's actions are listed for completeness; only hand-recorded ones can go.
+        origin = "" if r.removable else f"  (from source {r.source})"
+        note = f"  {r.note}" if r.note else ""
+        click.echo(f"{r.id}  {when}  {r.team}  {r.kind}{origin}{note}")
+
+
+@action.command("remove")
+@config_option
+@click.argument("ident", metavar="ID")
+@one_line_errors
+def action_remove(config_path: str | None, ident: str) -> None:
+    """Remove an action recorded by hand or through the API (its ID from `action list`)."""
+    from .app import Runtime
+
+    runtime = Runtime.open(config_path)
+    try:
+        if not runtime.remove_action(ident):
+            raise click.BadParameter(
+                "no action recorded by hand or through the API has this id (see `teampulse action list`)",
+                param_hint="ID",
+            )
+    finally:
+        runtime.close()
+    click.echo(f"removed {ident}")
+
+
+@main.command()
+@config_option
+@click.option("--yes", is_flag=True, help="Do not ask before dropping what the sources wrote.")
+@one_line_errors
+def rekey(config_path: str | None, yes: bool) -> None:
+    """Move a store to a new pseudonym key (the one in TEAMPULSE_PSEUDONYM_KEY).
+
+    Pseudonyms are one-way, so nothing a source wrote can be carried over: rekey copies the
+    store to STATE.before-rekey, drops the sources' data and cursors, and keeps the actions
+    recorded by hand. The next `teampulse collect` reads every source again under the new key.
+    Stop `teampulse serve` first.
+    """
+    from . import config as config_mod
+    from .pseudonym import Pseudonymiser, key_from_env
+    from .store import KEY_FINGERPRINT, Store
+
+    config = config_mod.load(config_path)
+    key = key_from_env(required=True)
+    assert key is not None
+    fingerprint = Pseudonymiser(key).fingerprint
+    store = Store(config.state)
+    try:
+        if store.meta(KEY_FINGERPRINT) in (None, fingerprint):
+            store.bind_key(fingerprint)
+            click.echo(f"{config.state} already uses this key ({fingerprint}): nothing to do")
+            return
+        counts = store.counts()
+        if not yes:
+            click.confirm(
+                f"Drop {counts['work_items']} work items and {counts['signals']} signals from "
+                f"{config.state} and read every source again under key {fingerprint}?",
+                abort=True,
+                err=True,
+            )
+        backup = store.path.with_name(store.path.name + ".before-rekey")
+        store.backup(backup)
+        gone = store.rekey(fingerprint)
+    finally:
+        store.close()
+    dropped = ", ".join(f"{n} {table}" for table, n in gone.items() if n)
+    click.echo(
+        f"rekeyed {config.state} to key {fingerprint}; dropped {dropped or 'nothing'}; the old store is in {backup}"
+    )
+    click.echo("next: run `teampulse collect` (or start `serve`) to read every source again")
 
 
 @main.command()
@@ -301,14 +444,20 @@ def backfill(config_path: str | None, start: str, end: str, step: str, output: s
     Evaluates what the store holds (run `collect` first); nothing is collected.
     """
     import os
-    import tempfile
 
     from .app import Runtime
     from .backfill import backfill as run_backfill
+    from .backfill import stderr_progress
     from .timeutil import parse_duration
 
-    first, last = _as_of(start), _as_of(end)
+    first, last = _as_of(start, "--from"), _as_of(end, "--to")
     assert first is not None and last is not None
+    # Before the computation, not after it: a missing folder is found in a second.
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"{output}: folder {folder} does not exist", param_hint="--output")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"{output}: folder {folder} is not writable", param_hint="--output")
     try:
         delta = parse_duration(step)
     except ValueError as exc:
@@ -316,22 +465,43 @@ def backfill(config_path: str | None, start: str, end: str, step: str, output: s
     runtime = Runtime.open(config_path)
     try:
         try:
-            data = run_backfill(runtime, first, last, delta)
+            data = run_backfill(runtime, first, last, delta, on_progress=stderr_progress())
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     finally:
         runtime.close()
-    # Write beside the target and rename, so a failed run never leaves half a file.
-    folder = os.path.dirname(os.path.abspath(output))
-    with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, output)
+    try:
+        _write_atomically(output, data)
+    except OSError as exc:
+        raise TeampulseError(f"{output}: cannot write: {exc.strerror or exc}") from None
     lines = data.count(b"\n")
     click.echo(f"wrote {output}: {lines} lines", err=True)
 
 
+def _write_atomically(path: str, data: bytes) -> None:
+    import os
+    import tempfile
+
+    # Write beside the target and rename, so a failed run never leaves half a file.
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as tmp:
+        try:
+            tmp.write(data)
+            tmp.close()
+            os.replace(tmp.name, path)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+
+
 @main.command()
-@click.option("--port", default=9469, show_default=True, help="Port to serve on (0: any free port).")
+@click.option(
+    "--port",
+    default=9469,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to serve on (0: any free port).",
+)
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated organisation.")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Keep the demo's files here.")
 @one_line_errors

@@ -51,7 +51,10 @@ class RunContext:
 
     def problem(self, message: str) -> None:
         """Record bad input the source skipped."""
-        log.warning("source %s: %s", self.name, message)
+        # The report carries it to the caller, which shows each once (`collect` prints it,
+        # `serve` counts it in teampulse_source_problems and /healthz); a warning here too
+        # printed every problem twice. `-v` still shows each as it happens.
+        log.info("source %s: %s", self.name, message)
         self.problems.append(message)
 
 

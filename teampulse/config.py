@@ -238,6 +238,10 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     state = Path(state_raw).expanduser()
     if not state.is_absolute():
         state = base / state
+    if not state.parent.is_dir():
+        # Creating it would hide a typo or an unmounted volume behind a fresh, empty store:
+        # every baseline relearned, every recorded action gone, nothing said.
+        raise ConfigError("settings.state", f"the folder {state.parent} does not exist (create it first)")
     tz = _zone(settings.get("timezone", "UTC"), "settings.timezone")
     hours = _hours(settings.get("working_hours", "09:00-17:00"), "settings.working_hours")
     min_group = settings.get("min_group_size", 5)
@@ -269,12 +273,22 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         if any(x.name == name for x in teams):
             raise ConfigError(prefix + "name", f"team {name!r} is defined twice")
         manager = _email(t.get("manager"), prefix + "manager")
-        members_raw = t.get("members", [])
+        members_raw = t.get("members")
+        if members_raw is None:
+            raise ConfigError(
+                prefix + "members", "is required: the members' e-mail addresses, the manager not included"
+            )
         if not isinstance(members_raw, list):
             raise ConfigError(prefix + "members", "must be a list of e-mail addresses")
+        if not members_raw:
+            # Every people figure is per member; with none, each would be empty or divide by zero.
+            raise ConfigError(
+                prefix + "members", "is empty: list the team's members, the manager not included"
+            )
         members = tuple(_email(m, f"{prefix}members[{j}]") for j, m in enumerate(members_raw))
         if len(set(members)) != len(members):
             raise ConfigError(prefix + "members", "lists someone twice")
+        _check_membership(teams, manager, members, prefix)
         jql = t.get("jql")
         if jql is not None and (not isinstance(jql, str) or not jql.strip()):
             raise ConfigError(prefix + "jql", "must be a non-empty JQL string")
@@ -293,6 +307,14 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
 
     sources = _plugin_tables(data, "sources", base)
     notifiers = _plugin_tables(data, "notifiers", base)
+    pressure = _pressure(_table(data, "pressure"))
+    alerts = _alerts(_table(data, "alerts"))
+    if not sources:
+        # Nothing would ever be collected: every team would stay unknown and no alert could fire,
+        # which looks the same as calm.
+        raise ConfigError(
+            "sources", "none configured: add a [sources.NAME] table (see docs/configuration.md)"
+        )
     return Config(
         path=path,
         state=state,
@@ -306,10 +328,30 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         teams=tuple(teams),
         sources=sources,
         notifiers=notifiers,
-        pressure=_pressure(_table(data, "pressure")),
-        alerts=_alerts(_table(data, "alerts")),
+        pressure=pressure,
+        alerts=alerts,
         raw=data,
     )
+
+
+def _check_membership(teams: list[Team], manager: str, members: tuple[str, ...], prefix: str) -> None:
+    """Refuse a member counted twice: in two teams, or as their own team's manager.
+
+    A member's leave, meetings and work count in their team's figures; listed in two teams
+    they would count fully in both, and two teams that differ by one person let their
+    figures be subtracted to single that person out. A manager is not counted in those
+    figures, so one person may manage several teams, or manage one and be a member of another.
+    """
+    for j, member in enumerate(members):
+        where = f"{prefix}members[{j}]"
+        if member == manager:
+            raise ConfigError(where, "is the team's manager: list the manager only as manager")
+        other = next((t.name for t in teams if member in t.members), None)
+        if other is not None:
+            raise ConfigError(
+                where,
+                f"is also a member of team {other!r}: a person counts in one team (list them in the one they mostly work in)",
+            )
 
 
 def _plugin_tables(data: Mapping[str, Any], section: str, base: Path) -> dict[str, PluginConfig]:

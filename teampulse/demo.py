@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,18 +74,57 @@ def write_demo_config(
     return path
 
 
+ENV_FILE = "demo.env"
+
+
+def demo_environment(folder: Path, config: Path) -> dict[str, str]:
+    """Return the demo's environment, kept in `folder` so its store always meets its own key.
+
+    A kept folder's key wins over the environment's: its store was written with it. The file
+    serves `set -a; . ./demo.env`, systemd's EnvironmentFile and `docker --env-file` alike.
+    """
+    path = folder / ENV_FILE
+    kept: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                kept[name.strip()] = value.strip()
+    env = {
+        KEY_ENV: kept.get(KEY_ENV) or os.environ.get(KEY_ENV) or new_key(),
+        TOKEN_ENV: kept.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV) or "demo-token",
+        "TEAMPULSE_CONFIG": str(config.resolve()),
+    }
+    text = "# `teampulse demo`'s environment: `set -a; . ./demo.env; set +a` to use this folder.\n"
+    text += "".join(f"{name}={value}\n" for name, value in env.items())
+    # The key pseudonymises people: readable by its owner only, like any secret.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+    return env
+
+
 def run_demo(port: int, seed: int, workdir: str | None) -> None:
     """Start the emulator, write a config, collect once and serve until interrupted."""
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="teampulse-demo-"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _run(folder, port, seed, kept=workdir is not None)
+    finally:
+        if workdir is None:
+            # A folder of our own making, gone with the demo; --dir keeps one.
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(folder: Path, port: int, seed: int, kept: bool) -> None:
     from .app import Runtime
     from .demo_people import write_people_data
     from .jira_emulator import EmulatorServer, generate_organisation
     from .plugins import load_registry
-    from .server import serve
+    from .server import listen, run
 
-    os.environ.setdefault(KEY_ENV, new_key())
-    os.environ.setdefault(TOKEN_ENV, "demo-token")
-    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="teampulse-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.update(demo_environment(folder, folder / "teampulse.toml"))
     org = generate_organisation(seed=seed)
     registry = load_registry()
     people = {"ics", "survey-csv"} <= set(registry.sources)
@@ -92,14 +132,17 @@ def run_demo(port: int, seed: int, workdir: str | None) -> None:
         write_people_data(org, folder, org.now)
     else:
         click.echo("teampulse demo: calendar and survey plugins not installed: process side only", err=True)
-    click.echo(f"teampulse demo: {len(org.teams)} teams, files in {folder}", err=True)
+    where = f"environment in {folder / ENV_FILE}" if kept else "removed on exit; --dir keeps them"
+    click.echo(f"teampulse demo: {len(org.teams)} teams, files in {folder} ({where})", err=True)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
         path = write_demo_config(folder, emulator.url, org.teams, people=people)
         runtime = Runtime.open(str(path))
         try:
+            # Bind first: a port in use is reported at once, not after the first collection.
+            httpd, service = listen(runtime, "127.0.0.1", port)
             report = runtime.collect(on_progress=lambda m: click.echo(f"teampulse demo: {m}", err=True))
             for r in report.failed:
                 click.echo(f"teampulse demo: source {r.source} failed: {r.error}", err=True)
-            serve(runtime, "127.0.0.1", port)
+            run(httpd, service)
         finally:
             runtime.close()

@@ -6,10 +6,11 @@ backfill all call `evaluate`.
 
 from __future__ import annotations
 
+import copy
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from .people import (
 )
 from .pseudonym import Pseudonymiser
 from .states import TeamState
-from .store import ChangeRow, ItemRow, Store
+from .store import ChangeRow, ItemRow, SignalRow, Store
 
 WEEK = 7 * DAY
 # Fewer changes than this in a week cannot read as a high after-hours share.
@@ -55,6 +56,8 @@ TODO, IN_PROGRESS, DONE = StatusCategory.TODO, StatusCategory.IN_PROGRESS, Statu
 # Someone carrying this many times the team's work in progress per person is overloaded:
 # taking work off them is a leadership action (workload_rebalanced).
 OVERLOAD_FACTOR = 1.5
+# The page draws this many days of each team's pressure and support.
+TREND_DAYS = 60
 # Kinds that answer pressure by themselves. 1:1s answer it through the cadence with the people
 # carrying the load; time off merely not booked over is no answer.
 ANSWERING_KINDS = frozenset(ACTION_KINDS) - {"one_on_one", "time_off_protected"}
@@ -85,6 +88,27 @@ class Component:
     score: float  # 0 within the normal band, 1 far beyond it
     weight: float
     top: float = 0.0  # the top of the normal band
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One day of a team's trend: pressure against its normal band, and people support."""
+
+    day: date  # the calendar day in the team's time zone
+    at: datetime  # the time of day the engine judged it (as_of's time of day)
+    pressure: float | None  # None while the team was learning: no normal to judge against
+    baseline: float | None  # the team's normal pressure (median over the reference window)
+    band_top: float | None  # up to here pressure is within the normal: min(baseline + rise, high)
+    support: float | None  # None: no people data covered that day
+    episode: bool  # inside a pressure episode
+
+
+@dataclass(frozen=True)
+class RecentAction:
+    """A leadership action recorded by hand (CLI or API): its kind and time, never its note."""
+
+    kind: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -126,6 +150,11 @@ class TeamSnapshot:
     out_of_normal: bool = False  # today's pressure is out of the team's normal
     answered_by: tuple[str, ...] = ()  # what answered the episode: action kinds, "one_on_one_cadence"
     answers: int = 0  # actions since the onset that answer it (recorded, moved dates, rebalancing, ...)
+    cycle_times: tuple[float, ...] = ()  # seconds, of each item completed in the trailing 28 days
+    timezone: str = "UTC"  # the team's IANA time zone, for showing its days
+    learned_at: datetime | None = None  # when the team's first day is judged (history + reference window)
+    trend: tuple[TrendPoint, ...] = ()  # the last TREND_DAYS days, oldest first, the last one as_of
+    recent_actions: tuple[RecentAction, ...] = ()  # recorded in the last 14 days, oldest first
 
     @property
     def support(self) -> float | None:
@@ -547,6 +576,7 @@ class _Course:
     components: list[Component]  # on the last day
     baseline: float  # on the last day
     onset: int | None  # index of the current episode's first day
+    baselines: list[float | None] = field(default_factory=list)  # each day's; None before judged_from
 
 
 def _replay(
@@ -574,11 +604,13 @@ def _replay(
     onset: int | None = None
     frozen: list[int] = []
     back = 0
+    baselines: list[float | None] = []
     for i, d in enumerate(days):
         if d.at < judged_from:
             pressures.append(0.0)
             episode.append(False)
             out.append(False)
+            baselines.append(None)
             continue
         if onset is not None:
             ref = frozen
@@ -609,6 +641,7 @@ def _replay(
         pressure = sum(c.score * c.weight for c in components) / total if total else 0.0
         pressures.append(pressure)
         baseline = _median([pressures[j] for j in ref])
+        baselines.append(baseline)
         is_out = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
         out.append(is_out)
         if onset is None and is_out:
@@ -618,7 +651,7 @@ def _replay(
             if back >= END_DAYS:
                 onset = None
         episode.append(onset is not None)
-    return _Course(pressures, episode, out, components, baseline, onset)
+    return _Course(pressures, episode, out, components, baseline, onset, baselines)
 
 
 def _cadence(times: Sequence[float], onset: float, t: float) -> str:
@@ -638,6 +671,80 @@ def _cadence(times: Sequence[float], onset: float, t: float) -> str:
     return "pending" if t - last <= interval + CADENCE_SLACK else "missed"
 
 
+class TrendSignals:
+    """The survey responses every team's support trend reads, loaded once per evaluation."""
+
+    def __init__(self, store: Store, config: Config, as_of: float) -> None:
+        since = as_of - TREND_DAYS * DAY - config.survey_window.total_seconds()
+        self.responses = store.signals("survey_response", since, as_of)
+
+
+def _support_trend(
+    config: Config,
+    team: Team,
+    cache: SignalCache,
+    people: PeopleHistory,
+    pseudonym: Pseudonymiser | None,
+    history: _TeamHistory,
+    recorded: Sequence[tuple[str, float, str | None]],
+    elevated_at: Callable[[float], bool],
+    responses: Sequence[SignalRow],
+    times: Sequence[float],
+) -> list[float | None]:
+    """Return people support at each of `times`, as the view at that time reads it.
+
+    A view reads only the signals within 14 days either side of its time (1:1s and check-ins of
+    the last 14 days, conflicts up to 14 days ahead), so each day gets a copy of the cache cut to
+    the team and to those days: 60 small views, not 60 evaluations.
+    """
+    members = people.member_set | {people.manager}
+    meetings = sorted(people.meetings, key=lambda m: m.start)
+    starts = [m.start for m in meetings]
+    window = config.survey_window.total_seconds()
+    base = copy.copy(cache)
+    base.time_off = [r for r in cache.time_off if r.person in people.member_set]
+    base.timezones = [r for r in cache.timezones if r.person in members]
+    mine = [r for r in responses if r.team == team.name]
+    recorded_at = [at for _kind, at, _p in recorded]
+    out: list[float | None] = []
+    for t in times:
+        day = copy.copy(base)
+        day.meetings = meetings[
+            bisect_right(starts, t - max(COVERAGE_WINDOW, TRAILING)) : bisect_right(starts, t + LOOKAHEAD)
+        ]
+        day.responses = [r for r in mine if r.end >= t - window and r.start <= t]
+        recent = bisect_right(recorded_at, t) - bisect_left(recorded_at, t - COVERAGE_WINDOW)
+        view = PeopleHistory(config, team, day, pseudonym, t).view(history.assignments, recent, elevated_at)
+        out.append(view.support)
+    return out
+
+
+def _trend(
+    config: Config, team: Team, days: Sequence[_Day], course: _Course, supports: Sequence[float | None]
+) -> tuple[TrendPoint, ...]:
+    """Return the last TREND_DAYS days of the replay, with each day's support, as the page draws them.
+
+    Pressure, baseline and episodes are the replay's own: nothing is recomputed.
+    """
+    shown = range(len(days) - TREND_DAYS, len(days))
+    points = []
+    for k, support in zip(shown, supports, strict=True):
+        base = course.baselines[k]  # None: not judged yet (learning), so no band and no pressure
+        top = min(base + config.alerts.rise, config.alerts.high) if base is not None else None
+        points.append(
+            TrendPoint(
+                day=datetime.fromtimestamp(days[k].at, team.timezone).date(),
+                at=datetime.fromtimestamp(days[k].at, UTC),
+                pressure=round(course.pressures[k], 6) if base is not None else None,
+                baseline=round(base, 6) if base is not None else None,
+                band_top=round(top, 6) if top is not None else None,
+                support=support,
+                episode=course.episode[k],
+            )
+        )
+    return tuple(points)
+
+
 def evaluate_team(
     config: Config,
     team: Team,
@@ -647,6 +754,8 @@ def evaluate_team(
     signals: Mapping[str, SignalKind] | None = None,
     cache: SignalCache | None = None,
     starts: Mapping[str, float] | None = None,
+    trend_signals: TrendSignals | None = None,
+    with_trend: bool = True,
 ) -> TeamSnapshot:
     """Return one team's snapshot at `as_of`; `starts` as history_starts() gives them."""
     t_end = as_of.timestamp()
@@ -671,7 +780,8 @@ def evaluate_team(
         return 0 <= index < len(course.episode) and course.episode[index]
 
     recorded = store.actions(team.name, 0.0, t_end)
-    people = PeopleHistory(config, team, cache or SignalCache(store, config, t_end), pseudonym, t_end)
+    cache = cache or SignalCache(store, config, t_end)
+    people = PeopleHistory(config, team, cache, pseudonym, t_end)
     recent = sum(1 for _kind, at, _p in recorded if at >= t_end - COVERAGE_WINDOW)
     view = people.view(history.assignments, recent, elevated_at)
     # Every leadership action up to as_of, from every side that can see one, as (kind, at, answers).
@@ -737,6 +847,20 @@ def evaluate_team(
     else:
         state = TeamState.UNANSWERED
     recent_cycles = [c for done, c in history.cycle if t_end - 28 * DAY < done <= t_end]
+
+    trend: tuple[TrendPoint, ...] = ()
+    if with_trend:
+        responses = (trend_signals or TrendSignals(store, config, t_end)).responses
+        earlier = [d.at for d in days[-TREND_DAYS:-1]]
+        supports = _support_trend(
+            config, team, cache, people, pseudonym, history, recorded, elevated_at, responses, earlier
+        )
+        trend = _trend(config, team, days, course, [*supports, view.support])
+    recent_actions = tuple(
+        RecentAction(kind, datetime.fromtimestamp(at, UTC))
+        for kind, at, _p in recorded
+        if at >= t_end - COVERAGE_WINDOW
+    )
     return TeamSnapshot(
         team=team.name,
         as_of=as_of,
@@ -752,6 +876,7 @@ def evaluate_team(
         wip_per_person=last.facts["wip_per_person"],
         cycle_time_p50=_quantile(recent_cycles, 0.5),
         cycle_time_p85=_quantile(recent_cycles, 0.85),
+        cycle_times=tuple(recent_cycles),
         scope_added=int(last.facts["scope_added"]),
         after_hours_ratio=last.facts["after_hours_ratio"],
         pressure=round(course.pressures[-1], 6),
@@ -773,6 +898,10 @@ def evaluate_team(
         out_of_normal=out_now,
         answered_by=answered_by,
         answers=sum(answering.values()),
+        timezone=team.timezone.key,
+        learned_at=datetime.fromtimestamp(learned_at, UTC) if first is not None else None,
+        trend=trend,
+        recent_actions=recent_actions,
     )
 
 
@@ -792,10 +921,17 @@ def evaluate(
     as_of: datetime,
     pseudonym: Pseudonymiser | None = None,
     signals: Mapping[str, SignalKind] | None = None,
+    with_trend: bool = True,
 ) -> list[TeamSnapshot]:
-    """Return every configured team's snapshot at `as_of`."""
+    """Return every configured team's snapshot at `as_of`.
+
+    `with_trend=False` leaves the snapshots' `trend` empty: replays that draw no page (backfill,
+    the detector evaluation) save the support trend's 59 people views per team.
+    """
     cache = SignalCache(store, config, as_of.timestamp())
     starts = history_starts(store)
+    trend = TrendSignals(store, config, as_of.timestamp()) if with_trend else None
     return [
-        evaluate_team(config, team, store, as_of, pseudonym, signals, cache, starts) for team in config.teams
+        evaluate_team(config, team, store, as_of, pseudonym, signals, cache, starts, trend, with_trend)
+        for team in config.teams
     ]

@@ -3,21 +3,75 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
+from .alerts import PRESSURE_ALERT, SOURCE_DOWN_ALERT
 from .engine import TeamSnapshot
 from .kinds import AlertState
 from .states import TeamState
 from .store import SourceRun
 
-CACHED = " Served from the cache of the last collection (see teampulse_collection_timestamp_seconds)."
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+CACHE_AGE_HELP = "Seconds since the served values were computed."
+
+# The runbook the shipped rules link to (they read it from teampulse_links_info, so a
+# deployment that hosts its own copy changes it here, not in every generated file).
+RUNBOOK_URL = "https://github.com/teampulse/teampulse/blob/main/docs/runbook.md"
+
+# Cycle-time buckets in seconds, from an hour to a quarter: fixed, so histograms of every
+# team and instance add up.
+HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
+CYCLE_TIME_BUCKETS = (HOUR, 4 * HOUR, DAY, 2 * DAY, 4 * DAY, WEEK, 2 * WEEK, 4 * WEEK, 8 * WEEK, 13 * WEEK)
+CYCLE_TIME_WINDOW_DAYS = 28  # the engine's window for recent cycle times
+
+# The 0..1 indices got their `_ratio` names; the old names are served for one more release.
+DEPRECATED = {
+    "teampulse_process_pressure": "teampulse_process_pressure_ratio",
+    "teampulse_process_pressure_baseline": "teampulse_process_pressure_baseline_ratio",
+    "teampulse_people_support": "teampulse_people_support_ratio",
+}
+
+# Each threshold an alert's evidence names (teampulse.alerts), as the gauge that exports it.
+THRESHOLDS: dict[str, tuple[str, str]] = {
+    "rise": (
+        "teampulse_alert_pressure_rise_ratio",
+        f"Threshold in force (alerts.rise): pressure this far above the team's baseline is out of its "
+        f"normal and starts an episode of {PRESSURE_ALERT}.",
+    ),
+    "high": (
+        "teampulse_alert_pressure_high_ratio",
+        "Threshold in force (alerts.high): pressure at or above this is out of the team's normal "
+        "whatever its baseline.",
+    ),
+    "grace_seconds": (
+        "teampulse_alert_grace_seconds",
+        f"Threshold in force (alerts.grace): how long an episode holds before {PRESSURE_ALERT} can fire.",
+    ),
+    "min_actions": (
+        "teampulse_alert_min_actions",
+        f"Threshold in force (alerts.min_actions): leadership actions since the onset that answer an "
+        f"episode of {PRESSURE_ALERT}.",
+    ),
+    "source_down_after_seconds": (
+        "teampulse_alert_source_down_after_seconds",
+        f"Threshold in force (alerts.source_down_after): {SOURCE_DOWN_ALERT} fires after this long "
+        "without a successful collection of the source.",
+    ),
+}
 
 
 @dataclass
@@ -30,10 +84,21 @@ class ExportState:
     sources: Sequence[str] = ()
     collected_at: float = field(default_factory=time.time)
     duration: float = 0.0
+    # Running totals since start, per configured notifier (set by Runtime.notify).
+    notifications: Mapping[str, int] = field(default_factory=dict)
+    notification_failures: Mapping[str, int] = field(default_factory=dict)
+    dashboards_url: str | None = None  # settings.dashboards_url, for teampulse_links_info
 
 
 def _gauge(name: str, doc: str, labels: Sequence[str] = ("team",)) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc + CACHED, labels=list(labels))
+    return GaugeMetricFamily(name, doc, labels=list(labels))
+
+
+def _cycle_buckets(cycles: Sequence[float]) -> list[tuple[str, float]]:
+    """Return cumulative bucket counts of cycle times, +Inf last."""
+    return [(floatToGoString(b), float(sum(1 for c in cycles if c <= b))) for b in CYCLE_TIME_BUCKETS] + [
+        ("+Inf", float(len(cycles)))
+    ]
 
 
 class SnapshotCollector(Collector):
@@ -47,10 +112,10 @@ class SnapshotCollector(Collector):
         s = self.state
         per_team: list[tuple[str, str, str]] = [
             ("teampulse_process_throughput", "Work items completed in the trailing 7 days.", "throughput"),
-            ("teampulse_work_items_in_progress", "Work items in an in-progress status.", "in_progress"),
-            ("teampulse_work_items_overdue", "Open work items past their due date.", "overdue"),
+            ("teampulse_work_items_in_progress", "Work items in an in-progress status now.", "in_progress"),
+            ("teampulse_work_items_overdue", "Open work items past their due date now.", "overdue"),
             ("teampulse_work_items_due_soon", "Open work items due within the next 7 days.", "due_soon"),
-            ("teampulse_work_items_open", "Work items not done.", "open_items"),
+            ("teampulse_work_items_open", "Work items not done now.", "open_items"),
             (
                 "teampulse_work_in_progress_per_available_person",
                 "Work items in progress per team member not on leave.",
@@ -62,14 +127,18 @@ class SnapshotCollector(Collector):
                 "scope_added",
             ),
             (
-                "teampulse_after_hours_process_activity_ratio",
-                "Share of work-item changes made outside working hours, trailing 7 days (0..1).",
+                "teampulse_process_activity_outside_working_time_ratio",
+                "Share (0..1) of work-item changes made outside the team's working hours, trailing 7 days.",
                 "after_hours_ratio",
             ),
-            ("teampulse_process_pressure", "Process pressure index (0..1).", "pressure"),
             (
-                "teampulse_process_pressure_baseline",
-                "The team's median process pressure over the reference window before the current episode (0..1).",
+                "teampulse_process_pressure_ratio",
+                "Process pressure index (0..1): 0 with every component within the team's normal.",
+                "pressure",
+            ),
+            (
+                "teampulse_process_pressure_baseline_ratio",
+                "The team's median process pressure (0..1) over the reference window before the current episode.",
                 "baseline",
             ),
             ("teampulse_team_members", "Configured team members (the manager not included).", "members"),
@@ -82,6 +151,9 @@ class SnapshotCollector(Collector):
                 if not (snap.learning and fact in judged):
                     g.add_metric([snap.team], float(snap.facts()[fact]))
             yield g
+            old = next((o for o, new in DEPRECATED.items() if new == name), None)
+            if old:
+                yield _deprecated(old, g)
 
         learning = _gauge(
             "teampulse_team_learning",
@@ -103,26 +175,27 @@ class SnapshotCollector(Collector):
         yield from self._people()
 
         completed = CounterMetricFamily(
-            "teampulse_work_items_completed", "Work items completed, all time." + CACHED, labels=["team"]
+            "teampulse_work_items_completed", "Work items the team completed, all time.", labels=["team"]
         )
         for snap in s.snapshots:
             completed.add_metric([snap.team], float(snap.completed_total))
         yield completed
 
-        cycle = _gauge(
+        cycle = HistogramMetricFamily(
             "teampulse_cycle_time_seconds",
-            "Cycle time (first move to in progress until done) of items completed in the trailing 28 days.",
-            ("team", "quantile"),
+            "Cycle time (first move to in progress until done) of the work items completed in the "
+            f"trailing {CYCLE_TIME_WINDOW_DAYS} days: a window, not a running total, so take "
+            "histogram_quantile() of the buckets as they are (summed over teams), not of their rate().",
+            labels=["team"],
         )
         for snap in s.snapshots:
-            for q, v in (("0.5", snap.cycle_time_p50), ("0.85", snap.cycle_time_p85)):
-                if v is not None:
-                    cycle.add_metric([snap.team, q], v)
+            # One observation per item completed in the trailing 28 days.
+            cycle.add_metric([snap.team], _cycle_buckets(snap.cycle_times), float(sum(snap.cycle_times)))
         yield cycle
 
         comp = _gauge(
             "teampulse_process_pressure_component_ratio",
-            "Each pressure component's score: 0 at the team's norm, 1 at saturation (0..1).",
+            "Each pressure component's score (0..1): 0 within the team's normal, 1 at saturation.",
             ("team", "component"),
         )
         for snap in s.snapshots:
@@ -142,7 +215,7 @@ class SnapshotCollector(Collector):
 
         unmatched = _gauge(
             "teampulse_pressure_unmatched",
-            "1 while ProcessPressureWithoutLeadership holds for the team, else 0.",
+            f"1 while {PRESSURE_ALERT} holds for the team, else 0.",
         )
         for snap in s.snapshots:
             unmatched.add_metric([snap.team], 1.0 if snap.pressure_unmatched else 0.0)
@@ -150,7 +223,7 @@ class SnapshotCollector(Collector):
 
         actions = CounterMetricFamily(
             "teampulse_leadership_actions",
-            "Leadership actions by kind, recorded or seen in the sources, all time." + CACHED,
+            "Leadership actions by kind, recorded or seen in the sources, all time.",
             labels=["team", "kind"],
         )
         for snap in s.snapshots:
@@ -158,12 +231,16 @@ class SnapshotCollector(Collector):
                 actions.add_metric([snap.team, kind], float(n))
         yield actions
 
+        yield from self._thresholds()
         yield from self._self_metrics()
 
     def _people(self) -> Iterator[Metric]:
         """Yield the people side; person-derived numbers only for teams at the anonymity threshold."""
         s = self.state
-        support = _gauge("teampulse_people_support", "People-support index (0..1).")
+        support = _gauge(
+            "teampulse_people_support_ratio",
+            "People-support index (0..1): how well the team's people side is looked after; absent without people data.",
+        )
         parts = _gauge(
             "teampulse_people_support_component_ratio",
             "Each part of the people-support index (0..1).",
@@ -171,32 +248,34 @@ class SnapshotCollector(Collector):
         )
         coverage = _gauge(
             "teampulse_one_on_one_coverage_ratio",
-            "Share of members not on leave who had a 1:1 with their manager in the last 14 days (0..1).",
+            "Share (0..1) of members not on leave who had a 1:1 with their manager in the last 14 days.",
         )
         conflicts = _gauge(
             "teampulse_time_off_conflicts",
             "Meetings or assignments that landed on a member's time off, trailing 7 days.",
         )
         on_leave = _gauge("teampulse_members_on_leave", "Team members on leave now.")
-        available = _gauge("teampulse_members_available", "Team members not on leave.")
+        available = _gauge("teampulse_members_available", "Team members not on leave now.")
         after_hours = _gauge(
-            "teampulse_after_hours_meeting_hours",
-            "Meeting time outside each member's working hours, trailing 7 days, mean per member (hours).",
+            "teampulse_meeting_outside_working_time_seconds",
+            "Meeting time outside each member's working hours, trailing 7 days, mean per member.",
         )
         overridden = _gauge(
             "teampulse_time_off_overridden",
-            "Time-off conflicts under elevated pressure, trailing 7 days (TimeOffOverriddenUnderPressure).",
+            "Meetings or assignments on a member's time off in the last 7 days or already booked in the "
+            "next 14, under elevated pressure or with the work falling due during it "
+            "(TimeOffOverriddenUnderPressure fires above 0).",
         )
         score = _gauge(
             "teampulse_survey_score_ratio",
-            "Mean survey score per dimension in the survey window (0..1); only with at least "
+            "Mean survey score per dimension (0..1) in the survey window; only with at least "
             "min_group_size responses.",
             ("team", "dimension"),
         )
         responses = _gauge("teampulse_survey_responses", "Survey responses in the survey window.")
         rate = _gauge(
             "teampulse_survey_response_rate_ratio",
-            "Survey responses per team member in the window, at most 1.",
+            "Survey responses per team member in the survey window (0..1).",
         )
         for snap in s.snapshots:
             p, team = snap.people, [snap.team]
@@ -211,23 +290,41 @@ class SnapshotCollector(Collector):
                 on_leave.add_metric(team, float(p.members_on_leave))
                 available.add_metric(team, float(snap.available))
                 if p.after_hours_meeting_hours is not None:
-                    after_hours.add_metric(team, p.after_hours_meeting_hours)
+                    after_hours.add_metric(team, p.after_hours_meeting_hours * HOUR)
             overridden.add_metric(team, float(len(snap.time_off_overridden)))
             for dim, value in sorted((p.survey_scores or {}).items()):
                 score.add_metric([snap.team, dim], value)
             responses.add_metric(team, float(p.survey_responses))
             if p.survey_response_rate is not None:
                 rate.add_metric(team, p.survey_response_rate)
-        yield from (support, parts, coverage, conflicts, on_leave, available, after_hours, overridden)
-        yield from (score, responses, rate)
+        yield from (support, _deprecated("teampulse_people_support", support), parts, coverage, conflicts)
+        yield from (on_leave, available, after_hours, overridden, score, responses, rate)
+
+    def _thresholds(self) -> Iterator[Metric]:
+        """Yield the thresholds in force, as the alerts' evidence names them, per team or source."""
+        families = {
+            key: _gauge(name, doc, ("source",) if key == "source_down_after_seconds" else ("team",))
+            for key, (name, doc) in THRESHOLDS.items()
+        }
+        for alert in self.state.alerts:
+            label = alert.labels.get("source" if alert.alert == SOURCE_DOWN_ALERT else "team")
+            for key, value in alert.evidence.get("thresholds", {}).items():
+                if key in families and label is not None:
+                    families[key].add_metric([label], float(value))
+        yield from families.values()
 
     def _self_metrics(self) -> Iterator[Metric]:
         s = self.state
         runs = {r.source: r for r in s.runs}
-        up = _gauge("teampulse_source_up", "1 if the source's last collection succeeded.", ["source"])
+        up = _gauge("teampulse_source_up", "1 if the source's last collection succeeded, else 0.", ["source"])
         last = _gauge(
             "teampulse_source_last_success_timestamp_seconds",
             "When the source last collected successfully.",
+            ["source"],
+        )
+        failing = _gauge(
+            "teampulse_source_failing_since_timestamp_seconds",
+            "When the source's current run of failed collections began (absent while it collects).",
             ["source"],
         )
         duration = _gauge(
@@ -236,10 +333,12 @@ class SnapshotCollector(Collector):
             ["source"],
         )
         errors = CounterMetricFamily(
-            "teampulse_source_errors", "Failed collections of the source." + CACHED, labels=["source"]
+            "teampulse_source_errors", "Failed collections of the source, all time.", labels=["source"]
         )
         events = CounterMetricFamily(
-            "teampulse_source_events", "Events the source delivered to the store." + CACHED, labels=["source"]
+            "teampulse_source_events",
+            "Events the source delivered to the store, all time.",
+            labels=["source"],
         )
         problems = _gauge(
             "teampulse_source_problems",
@@ -252,19 +351,46 @@ class SnapshotCollector(Collector):
             up.add_metric([name], 1.0 if run and run.consecutive_failures == 0 and run.last_success else 0.0)
             if run and run.last_success:
                 last.add_metric([name], run.last_success)
+            if run and run.consecutive_failures and run.failing_since is not None:
+                failing.add_metric([name], run.failing_since)
             if run and run.duration is not None:
                 duration.add_metric([name], run.duration)
             errors.add_metric([name], float(run.errors_total if run else 0))
             events.add_metric([name], float(run.events_total if run else 0))
-        yield from (up, last, duration, errors, events, problems)
+        yield from (up, last, failing, duration, errors, events, problems)
+
+        sent = CounterMetricFamily(
+            "teampulse_notifications",
+            "Deliveries of the alerts' state to the notifier (one per collection cycle) since teampulse started, "
+            "failed ones included.",
+            labels=["notifier"],
+        )
+        failed = CounterMetricFamily(
+            "teampulse_notification_failures",
+            "Deliveries to the notifier that failed since teampulse started.",
+            labels=["notifier"],
+        )
+        for name in sorted(s.notifications):
+            sent.add_metric([name], float(s.notifications[name]))
+            failed.add_metric([name], float(s.notification_failures.get(name, 0)))
+        yield from (sent, failed)
 
         info = GaugeMetricFamily(
             "teampulse_build_info", "teampulse's version (always 1).", labels=["version"]
         )
         info.add_metric([__version__], 1.0)
         yield info
+        links = GaugeMetricFamily(
+            "teampulse_links_info",
+            "Where the runbook and the Grafana dashboards live (always 1); the shipped rules read their "
+            "links from these labels.",
+            labels=["runbook_url", "dashboards_url"],
+        )
+        links.add_metric([RUNBOOK_URL, s.dashboards_url or ""], 1.0)
+        yield links
         stamp = GaugeMetricFamily(
-            "teampulse_collection_timestamp_seconds", "When the cached values were computed."
+            "teampulse_collection_timestamp_seconds",
+            "When the served values were computed (the last collection and evaluation).",
         )
         stamp.add_metric([], s.collected_at)
         yield stamp
@@ -275,23 +401,91 @@ class SnapshotCollector(Collector):
         yield took
 
 
-def render(state: ExportState, openmetrics: bool = False) -> bytes:
-    """Render the state as Prometheus text (or OpenMetrics) exposition."""
+def _deprecated(old: str, new: GaugeMetricFamily) -> GaugeMetricFamily:
+    """Return a copy of a gauge under its old name, its HELP pointing at the new one."""
+    g = GaugeMetricFamily(old, f"Deprecated: use {new.name} (the same value; removed in the next release).")
+    for sample in new.samples:
+        g.add_sample(old, dict(sample.labels), sample.value)
+    return g
+
+
+class _CacheAge(Collector):
+    """The served values' age, computed at scrape time."""
+
+    def __init__(self, state: ExportState, now: float) -> None:
+        self.state, self.now = state, now
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield teampulse_cache_age_seconds."""
+        age = GaugeMetricFamily("teampulse_cache_age_seconds", CACHE_AGE_HELP)
+        age.add_metric([], max(self.now - self.state.collected_at, 0.0))
+        yield age
+
+
+def render(state: ExportState, openmetrics: bool = False, now: float | None = None) -> bytes:
+    """Render the state as Prometheus text (or OpenMetrics) exposition; with `now`, add the cache age."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(state))
-    return generate_openmetrics(registry) if openmetrics else generate_latest(registry)
+    if now is not None:
+        registry.register(_CacheAge(state, now))
+    return bytes(generate_openmetrics(registry) if openmetrics else generate_latest(registry))
 
 
 def age_lines(state: ExportState, now: float | None = None) -> bytes:
     """Render the cache age, computed at scrape time, to append to the cached bytes."""
     age = max((now if now is not None else time.time()) - state.collected_at, 0.0)
     return (
-        b"# HELP teampulse_cache_age_seconds Seconds since the served values were computed.\n"
-        b"# TYPE teampulse_cache_age_seconds gauge\n" + f"teampulse_cache_age_seconds {age:.3f}\n".encode()
-    )
+        f"# HELP teampulse_cache_age_seconds {CACHE_AGE_HELP}\n"
+        "# TYPE teampulse_cache_age_seconds gauge\n"
+        f"teampulse_cache_age_seconds {age:.3f}\n"
+    ).encode()
+
+
+def wants_openmetrics(accept: str | None) -> bool:
+    """Return whether an Accept header prefers OpenMetrics to the 0.0.4 text format."""
+    best: dict[str, float] = {}
+    for part in (accept or "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        best[media] = max(best.get(media, 0.0), q)
+    om = best.get("application/openmetrics-text", 0.0)
+    text = max(best.get("text/plain", 0.0), best.get("*/*", 0.0), best.get("text/*", 0.0))
+    return om > 0 and om >= text
+
+
+def exposition(
+    state: ExportState, accept: str | None, cached: bytes | None = None, now: float | None = None
+) -> tuple[bytes, str]:
+    """Return the body and content type of a scrape: OpenMetrics when asked for, else 0.0.4 text.
+
+    `cached` is the state's 0.0.4 rendering, made once per cycle; OpenMetrics is rendered per
+    scrape, since its `# EOF` must come after the cache age.
+    """
+    now = now if now is not None else time.time()
+    if wants_openmetrics(accept):
+        return render(state, openmetrics=True, now=now), OPENMETRICS_CONTENT_TYPE
+    body = cached if cached is not None else render(state)
+    return body + age_lines(state, now), TEXT_CONTENT_TYPE
 
 
 def metric_names() -> list[str]:
     """Return every metric family name the exporter can produce."""
     state = ExportState()
     return [m.name for m in SnapshotCollector(state).collect()]
+
+
+def series_names() -> set[str]:
+    """Return every series name the exporter can produce (counters with _total, histograms' parts)."""
+    names = {"teampulse_cache_age_seconds"}
+    for m in SnapshotCollector(ExportState()).collect():
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(m.type, ("",))
+        names |= {m.name + s for s in suffixes}
+    return names

@@ -41,6 +41,11 @@ class Pseudonymiser:
         self._key = key
         self._cache: dict[str, str] = {}
 
+    @property
+    def fingerprint(self) -> str:
+        """Return a short keyed digest that tells keys apart and reveals nothing of the key."""
+        return hmac.new(self._key, b"teampulse key fingerprint", hashlib.sha256).hexdigest()[:16]
+
     def __call__(self, person: str | None) -> str | None:
         """Return the pseudonym of a person identifier (case-insensitive)."""
         if person is None or person == "":

@@ -6,16 +6,18 @@ import hmac
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .app import Runtime
-from .errors import WebhookRejected
-from .exporter import ExportState, age_lines, render
+from .errors import TeampulseError, WebhookRejected
+from .exporter import ExportState, exposition, render
 from .model import ACTION_KINDS
 from .page import render_page
 from .timeutil import iso, parse_time
@@ -39,6 +41,7 @@ class Service:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._problems: dict[str, int] = {}
 
     def refresh(self, collect: bool = True) -> None:
         """Collect (optionally), evaluate and swap in the new cached exposition."""
@@ -46,6 +49,7 @@ class Service:
         if collect:
             report = self.runtime.collect()
             self.last_error = "; ".join(f"{r.source}: {r.error}" for r in report.failed) or None
+            self._log_problem_changes({r.source: len(r.problems) for r in report.results})
         state = self.runtime.state(started=started)
         if collect:
             self.runtime.notify(state)
@@ -53,6 +57,14 @@ class Service:
         with self.lock:
             self.state, self.metrics = state, body
             self.cycles += 1
+
+    def _log_problem_changes(self, problems: dict[str, int]) -> None:
+        # Once when a source's count of skipped inputs changes, not the same lines every cycle.
+        for source, count in problems.items():
+            if count != self._problems.get(source, 0):
+                what = "1 input" if count == 1 else f"{count} inputs"
+                log.warning("source %s: %s skipped (run `teampulse collect` to list them)", source, what)
+        self._problems = problems
 
     def start(self) -> None:
         """Evaluate what the store has, then collect on a schedule in the background."""
@@ -125,32 +137,115 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             with service.lock:
                 state, metrics = service.state, service.metrics
             if path == "/metrics":
-                self._send(200, metrics + age_lines(state), "text/plain; version=0.0.4; charset=utf-8")
+                # OpenMetrics when the scraper asks for it (Prometheus does), else the 0.0.4 text.
+                body, content_type = exposition(state, self.headers.get("Accept"), cached=metrics)
+                self._send(200, body, content_type)
             elif path == "/healthz":
+                # "degraded" (a source failed, or skipped input, in its last run) still answers
+                # 200: a liveness probe would restart teampulse for a bad calendar file or a Jira
+                # outage, and a restart fixes neither. The sources' state is in the body (and in
+                # teampulse_source_up / _problems); 503 only until the first evaluation.
                 runs = {r.source: r for r in state.runs}
-                healthy = service.cycles > 0
+                sources = {}
+                for name in state.sources:
+                    run = runs.get(name)
+                    sources[name] = {
+                        "up": bool(run and run.consecutive_failures == 0),
+                        "problems": run.problems if run else 0,
+                        "consecutive_failures": run.consecutive_failures if run else 0,
+                        "last_success": (
+                            iso(datetime.fromtimestamp(run.last_success, UTC))
+                            if run and run.last_success
+                            else None
+                        ),
+                        "last_error": run.last_error if run else None,
+                    }
+                degraded = any(not s["up"] or s["problems"] for s in sources.values())
+                started = service.cycles > 0
                 self._json(
-                    200 if healthy else 503,
+                    200 if started else 503,
                     {
-                        "status": "ok" if healthy else "starting",
+                        "status": ("degraded" if degraded else "ok") if started else "starting",
                         "collected_at": iso(datetime.fromtimestamp(state.collected_at, UTC)),
-                        "sources": {
-                            name: {"up": bool(runs.get(name) and runs[name].consecutive_failures == 0)}
-                            for name in state.sources
-                        },
+                        "sources": sources,
                     },
                 )
             elif path == "/":
-                page = render_page(state, service.runtime.config.dashboards_url)
-                self._send(200, page.encode(), "text/html; charset=utf-8")
+                config = service.runtime.config
+                team = parse_qs(urlsplit(self.path).query).get("team", [None])[0]
+                page = render_page(state, config.dashboards_url, config.timezone.key, team)
+                known = team is None or any(s.team == team for s in state.snapshots)
+                self._send(200 if known else 404, page.encode(), "text/html; charset=utf-8")
             elif path == "/favicon.ico":
                 self._send(204, b"", "image/x-icon")
             elif path == "/api/v1/teams":
                 self._json(200, [s.to_json() for s in state.snapshots])
             elif path == "/api/v1/alerts":
                 self._json(200, [a.__dict__ | {"labels": dict(a.labels)} for a in state.alerts if a.firing])
+            elif path == "/api/v1/actions":
+                self._list_actions()
             else:
                 self._json(404, {"error": "not found"})
+
+        def _token_ok(self) -> bool:
+            """Answer 403/401 unless the actions API is on and the request carries its token."""
+            token = os.environ.get(API_TOKEN_ENV)
+            if not token:
+                self._json(403, {"error": f"the actions API is off: set {API_TOKEN_ENV} to turn it on"})
+                return False
+            # With basic auth on (--web-config), Authorization carries it; the token then
+            # comes in X-Teampulse-Token.
+            given = self.headers.get("X-Teampulse-Token") or self.headers.get(
+                "Authorization", ""
+            ).removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                self._json(401, {"error": "missing or wrong bearer token"})
+                return False
+            return True
+
+        def _list_actions(self) -> None:
+            # Behind the token: notes are free text and may name people.
+            if not self._token_ok():
+                return
+            query = parse_qs(urlsplit(self.path).query)
+            team = query.get("team", [None])[0]
+            try:
+                since = parse_time(query["since"][0]) if "since" in query else None
+                rows = service.runtime.list_actions(team, since)
+            except ValueError as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            self._json(
+                200,
+                [
+                    {
+                        "id": r.id,
+                        "team": r.team,
+                        "kind": r.kind,
+                        "at": iso(datetime.fromtimestamp(r.at, UTC)),
+                        "source": r.source,
+                        "note": r.note,
+                        "removable": r.removable,
+                    }
+                    for r in rows
+                ],
+            )
+
+        def do_DELETE(self) -> None:
+            if not self._authorised():
+                return
+            path = self.path.split("?", 1)[0]
+            ident = path.removeprefix("/api/v1/actions/")
+            if ident == path or not ident or "/" in ident:
+                self._json(404, {"error": "not found"})
+                return
+            if not self._token_ok():
+                return
+            if not service.runtime.remove_action(ident):
+                self._json(404, {"error": f"no action recorded by hand or through the API has id {ident!r}"})
+                return
+            service.trigger()
+            self._json(200, {"removed": ident})
 
         def do_POST(self) -> None:
             if not self._authorised():
@@ -162,17 +257,7 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             if path != "/api/v1/actions":
                 self._json(404, {"error": "not found"})
                 return
-            token = os.environ.get(API_TOKEN_ENV)
-            if not token:
-                self._json(403, {"error": f"the actions API is off: set {API_TOKEN_ENV} to turn it on"})
-                return
-            # With basic auth on (--web-config), Authorization carries it; the token then
-            # comes in X-Teampulse-Token.
-            given = self.headers.get("X-Teampulse-Token") or self.headers.get(
-                "Authorization", ""
-            ).removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                self._json(401, {"error": "missing or wrong bearer token"})
+            if not self._token_ok():
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length <= 0 or length > MAX_BODY:
@@ -219,24 +304,54 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
     return Handler
 
 
-def serve(
-    runtime: Runtime, host: str, port: int, web: WebConfig | None = None, ready: threading.Event | None = None
-) -> None:
-    """Serve until interrupted."""
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def listen(
+    runtime: Runtime, host: str, port: int, web: WebConfig | None = None
+) -> tuple[ThreadingHTTPServer, Service]:
+    """Bind the address before anything slow runs; raises TeampulseError when it cannot."""
     service = Service(runtime)
-    service.start()
-    httpd = ThreadingHTTPServer((host, port), make_handler(service, web))
+    server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+    try:
+        httpd = server_class((host, port), make_handler(service, web))
+    except OSError as exc:
+        # Port in use, an address not on this machine, a name that does not resolve.
+        raise TeampulseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     httpd.daemon_threads = True
-    scheme = "http"
     if web and web.ssl_context:
         httpd.socket = web.ssl_context.wrap_socket(httpd.socket, server_side=True)
-        scheme = "https"
-    actual = httpd.server_address[1]
-    print(f"teampulse serving on {scheme}://{host}:{actual}/", flush=True)
-    if ready:
-        ready.set()
+    return httpd, service
+
+
+def run(
+    httpd: ThreadingHTTPServer,
+    service: Service,
+    web: WebConfig | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Evaluate, start collecting and serve on a bound server until interrupted."""
     try:
+        service.start()
+        scheme = "https" if web and web.ssl_context else "http"
+        host, actual = httpd.server_address[0], httpd.server_address[1]
+        print(f"teampulse serving on {scheme}://{_url_host(str(host))}:{actual}/", flush=True)
+        if ready:
+            ready.set()
         httpd.serve_forever(poll_interval=0.2)
     finally:
         service.stop()
         httpd.server_close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(
+    runtime: Runtime, host: str, port: int, web: WebConfig | None = None, ready: threading.Event | None = None
+) -> None:
+    """Serve until interrupted."""
+    httpd, service = listen(runtime, host, port, web)
+    run(httpd, service, web, ready)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from .model import (
     WorkItemsCovered,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _BY_TIME = itemgetter(1, 0)
 
 
@@ -124,8 +125,39 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7(db: sqlite3.Connection) -> None:
+    # Facts about the store itself; first the fingerprint of the key its pseudonyms were made with.
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+
+KEY_FINGERPRINT = "pseudonym_key_fingerprint"
+# What a new key cannot re-pseudonymise: every row a source wrote (ids and people are keyed
+# hashes of what the source said) and every cursor, so the sources read it all again.
+_SOURCE_TABLES = ("work_items", "signals", "coverage", "cursors")
+
+
+class KeyMismatch(TeampulseError):
+    """The pseudonym key is not the one the store was written with."""
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """A stored leadership action, as `action list` shows it."""
+
+    id: str
+    source: str
+    team: str
+    kind: str
+    at: float
+    note: str | None
+
+    @property
+    def removable(self) -> bool:
+        """Whether `action remove` may delete it (a source's actions come back with the source)."""
+        return self.source in ("recorded", "api")
 
 
 @dataclass(frozen=True)
@@ -262,6 +294,61 @@ class Store:
     def schema_version(self) -> int:
         """Return the schema version of the file."""
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- the store itself --------------------------------------------------------------
+
+    def meta(self, name: str) -> str | None:
+        """Return a fact about the store (None when unset)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def bind_key(self, fingerprint: str) -> None:
+        """Record the key's fingerprint on first use; refuse a store written with another key."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE name = ?", (KEY_FINGERPRINT,)).fetchone()
+            if row is None:
+                # A new store, or one from before fingerprints: its first key is its key.
+                db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (KEY_FINGERPRINT, fingerprint))
+                return
+        if not hmac.compare_digest(str(row[0]), fingerprint):
+            raise KeyMismatch(
+                f"{self.path}: TEAMPULSE_PSEUDONYM_KEY is not the key this store was written with "
+                f"(store key {row[0]}, given {fingerprint}): every person and event would be "
+                "counted again under new pseudonyms. Use the store's key, or change keys with "
+                "`teampulse rekey`"
+            )
+
+    def backup(self, target: Path) -> None:
+        """Copy the store, consistently, to `target` (replacing it)."""
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        with self._lock:
+            copy = sqlite3.connect(str(tmp))
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+        tmp.replace(target)
+
+    def rekey(self, fingerprint: str) -> dict[str, int]:
+        """Start over under a new key: drop what the sources wrote, keep actions recorded by hand.
+
+        Return how many rows went per table. All or nothing.
+        """
+        gone: dict[str, int] = {}
+        with self.transaction() as db:
+            for table in _SOURCE_TABLES:
+                gone[table] = db.execute(f"DELETE FROM {table}").rowcount
+            # A source's actions come back with the source; those recorded by hand (by the CLI
+            # or the API, with no person) hold nothing keyed and stay.
+            gone["actions"] = db.execute(
+                "DELETE FROM actions WHERE source NOT IN ('recorded', 'api')"
+            ).rowcount
+            db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (KEY_FINGERPRINT, fingerprint)
+            )
+        return gone
 
     # -- writing -------------------------------------------------------------------------
 
@@ -419,6 +506,14 @@ class Store:
         """Store one leadership action (idempotent by id)."""
         self.apply_batch(source, [action], None, 0.0)
 
+    def remove_action(self, ident: str) -> bool:
+        """Delete an action recorded by hand or through the API; return whether one went."""
+        with self.transaction() as db:
+            n = db.execute(
+                "DELETE FROM actions WHERE id = ? AND source IN ('recorded', 'api')", (ident,)
+            ).rowcount
+        return n > 0
+
     def prune(self, before: float) -> int:
         """Delete events older than `before`; return how many rows went."""
         with self.transaction() as db:
@@ -491,6 +586,17 @@ class Store:
                 (team, since, until),
             ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
+
+    def list_actions(self, team: str | None = None, since: float = 0.0) -> list[ActionRow]:
+        """Return leadership actions, newest first, optionally of one team."""
+        sql = "SELECT id, source, team, kind, at, note FROM actions WHERE at >= ?"
+        args: list[Any] = [since]
+        if team is not None:
+            sql += " AND team = ?"
+            args.append(team)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY at DESC, id", args).fetchall()
+        return [ActionRow(*row) for row in rows]
 
     def signals(self, kind: str, since: float, until: float) -> list[SignalRow]:
         """Return the signals of a kind that overlap [since, until]."""

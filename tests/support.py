@@ -28,6 +28,10 @@ name = "payments"
 manager = "maria@example.com"
 members = ["bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"]
 jql = "project = PAY"
+
+[sources.calendars]
+plugin = "ics"
+paths = ["calendars/*.ics"]
 """
 
 

@@ -70,8 +70,8 @@ def test_collect_prints_every_process_metric_for_every_team(
         "teampulse_work_items_in_progress",
         "teampulse_work_items_overdue",
         "teampulse_work_items_due_soon",
-        "teampulse_process_pressure",
-        "teampulse_process_pressure_baseline",
+        "teampulse_process_pressure_ratio",
+        "teampulse_process_pressure_baseline_ratio",
     ):
         for team in org.teams:
             assert f'{metric}{{team="{team.name}"}}' in result.stdout, (metric, team.name)
@@ -208,10 +208,13 @@ def test_collect_refuses_a_future_as_of(tmp_path: Path, org: Organisation) -> No
         ("[settings\n", "not valid TOML"),
         ('[[teams]]\nname = "x"\nmanager = "nobody"\n', "teams[0].manager"),
         (
-            '[[teams]]\nname = "x"\nmanager = "a@b.co"\n[sources.j]\nplugin = "jiraa"\n',
+            '[[teams]]\nname = "x"\nmanager = "a@b.co"\nmembers = ["b@b.co"]\n[sources.j]\nplugin = "jiraa"\n',
             "unknown source kind 'jiraa'",
         ),
-        ('[[teams]]\nname = "x"\nmanager = "a@b.co"\n[sources.j]\nplugin = "jira"\n', "sources.j.url"),
+        (
+            '[[teams]]\nname = "x"\nmanager = "a@b.co"\nmembers = ["b@b.co"]\n[sources.j]\nplugin = "jira"\n',
+            "sources.j.url",
+        ),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, body: str, expected: str) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from support import BASIC, KEY
 
 from teampulse import config
 from teampulse.errors import ConfigError
+
+# A team with everything required, for cases whose error lies elsewhere.
+TEAM = "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\nmembers = ['b@b.co']\n"
 
 
 def test_basic_config_loads_with_defaults(basic_config: Path) -> None:
@@ -18,6 +25,7 @@ def test_basic_config_loads_with_defaults(basic_config: Path) -> None:
     assert cfg.min_group_size == 5
     assert cfg.alerts.grace.days == 2
     assert cfg.pressure.weights["wip_per_person"] == pytest.approx(0.3)
+    assert list(cfg.sources) == ["calendars"]
 
 
 @pytest.mark.parametrize(
@@ -34,14 +42,14 @@ def test_basic_config_loads_with_defaults(basic_config: Path) -> None:
             "twice",
         ),
         (
-            "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[sources.j]\nurl = 'x'\n",
+            TEAM + "[sources.j]\nurl = 'x'\n",
             "sources.j.plugin",
             "required",
         ),
-        ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[alerts]\nrise = 3\n", "alerts.rise", "between"),
-        ("[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[alerts]\ngrace = 'soon'\n", "alerts.grace", "duration"),
+        (TEAM + "[alerts]\nrise = 3\n", "alerts.rise", "between"),
+        (TEAM + "[alerts]\ngrace = 'soon'\n", "alerts.grace", "duration"),
         (
-            "[[teams]]\nname = 'x'\nmanager = 'a@b.co'\n[pressure.weights]\nvibes = 1\n",
+            TEAM + "[pressure.weights]\nvibes = 1\n",
             "pressure.weights.vibes",
             "unknown",
         ),
@@ -76,3 +84,86 @@ def test_missing_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_config_from_environment(basic_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEAMPULSE_CONFIG", str(basic_config))
     assert config.load(None).teams[0].name == "payments"
+
+
+def _collect(config_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run `teampulse collect` as a user does."""
+    return subprocess.run(
+        [sys.executable, "-m", "teampulse.cli", "collect", "--config", str(config_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY),
+        timeout=60,
+    )
+
+
+SECOND_TEAM = """
+[[teams]]
+name = "search"
+manager = "sam@example.com"
+members = ["tom@example.com", "uma@example.com"]
+"""
+NO_SOURCES = BASIC[: BASIC.index("[sources.calendars]")]
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "reason"),
+    [
+        pytest.param(
+            BASIC.replace(
+                'members = ["bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"]\n',
+                "",
+            ),
+            "teams[0].members",
+            "is required",
+            id="no-members-key",
+        ),
+        pytest.param(
+            BASIC.replace(
+                '["bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"]', "[]"
+            ),
+            "teams[0].members",
+            "is empty",
+            id="members-empty",
+        ),
+        pytest.param(
+            BASIC + SECOND_TEAM.replace('"uma@example.com"', '"uma@example.com", "Chen@Example.COM"'),
+            "teams[1].members[2]",
+            "is also a member of team 'payments'",
+            id="member-in-two-teams",
+        ),
+        pytest.param(
+            BASIC.replace('["bob@example.com"', '["MARIA@example.com", "bob@example.com"'),
+            "teams[0].members[0]",
+            "is the team's manager",
+            id="manager-among-members",
+        ),
+        pytest.param(NO_SOURCES, "sources", "none configured", id="no-sources"),
+        pytest.param(
+            BASIC.replace('state = "state.db"', 'state = "missing/state.db"'),
+            "settings.state",
+            "does not exist",
+            id="state-folder-missing",
+        ),
+    ],
+)
+def test_silently_accepted_configs_are_one_line_and_exit_2(
+    write_config, body: str, key: str, reason: str
+) -> None:
+    path = write_config(body)
+    result = _collect(path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"teampulse: error: {path}: {key}: "), result.stderr
+    assert reason in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "@" not in result.stderr  # people are named by position, never by address
+    assert not (path.parent / "missing").exists()  # the store's folder is not created
+
+
+def test_a_manager_may_lead_two_teams_or_belong_to_another(write_config) -> None:
+    # A manager counts in no team's figures, so leading two teams, or leading one and being a
+    # member of another (a lead in their director's team), counts nobody twice.
+    two = SECOND_TEAM.replace('"sam@example.com"', '"Maria@example.com"')
+    assert [t.manager for t in config.load(write_config(BASIC + two)).teams] == ["maria@example.com"] * 2
+    lead = SECOND_TEAM.replace('"uma@example.com"', '"uma@example.com", "maria@example.com"')
+    assert config.load(write_config(BASIC + lead)).teams[1].members[-1] == "maria@example.com"

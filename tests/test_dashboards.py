@@ -37,7 +37,7 @@ from support import (
 )
 
 from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.exporter import metric_names
+from teampulse.exporter import RUNBOOK_URL, series_names
 from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ DEMO_SEED = 7  # `teampulse demo`'s default
 # People-side panels: they have data only because the demo has calendars and a survey.
 PEOPLE_PANELS = {
     'max(teampulse_one_on_one_coverage_ratio{team="$team"})',
-    'max(teampulse_after_hours_meeting_hours{team="$team"})',
+    'max(teampulse_meeting_outside_working_time_seconds{team="$team"})',
     'max by (dimension) (teampulse_survey_score_ratio{team="$team"})',
 }
 
@@ -143,7 +143,12 @@ def test_dashboard_is_provisionable(uid: str) -> None:
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     if uid != build.HEALTH_UID:
-        assert variables["team"]["query"] == "label_values(teampulse_process_pressure, team)"
+        assert variables["team"]["query"] == "label_values(teampulse_process_pressure_ratio, team)"
+    # the runbook link reads the address teampulse exports (teampulse_links_info), none is baked in
+    assert variables["runbook"]["query"] == "label_values(teampulse_links_info, runbook_url)"
+    assert variables["runbook"]["hide"] == 2
+    assert {link["url"] for link in board["links"] if link["type"] == "link"} == {"${runbook}"}
+    assert RUNBOOK_URL not in text and "localhost:3000" not in text
     assert any(link["type"] == "dashboards" and link["tags"] == [build.TAG] for link in board["links"])
     assert build.TAG in board["tags"]
     ids = [p["id"] for p in panels(board)]
@@ -163,8 +168,7 @@ def test_dashboard_is_provisionable(uid: str) -> None:
 
 
 def test_dashboards_read_only_exported_metrics() -> None:
-    known = set(metric_names())
-    known |= {n + "_total" for n in known} | {"teampulse_cache_age_seconds"}
+    known = series_names()
     exprs = [q.expr for q in panel_queries() + variable_queries() + annotation_queries()]
     used = {m for e in exprs for m in re.findall(r"(?<![\w:])teampulse_[a-z_]+\b", e)}
     assert used - known == set()
@@ -175,21 +179,21 @@ def test_team_dashboard_pairs_process_with_people() -> None:
     exprs = " ".join(q.expr for q in panel_queries() if q.board == build.TEAM_UID)
     for metric in (
         "teampulse_process_throughput",
-        "teampulse_people_support",
+        "teampulse_people_support_ratio",
         "teampulse_work_in_progress_per_available_person",
         "teampulse_one_on_one_coverage_ratio",
         "teampulse_work_items_overdue",
         "teampulse_work_items_due_soon",
         "deadline_renegotiated|workload_rebalanced",
-        "teampulse_after_hours_process_activity_ratio",
+        "teampulse_process_activity_outside_working_time_ratio",
         "teampulse_time_off_conflicts",
         "teampulse_survey_score_ratio",
         "teampulse_survey_responses",
-        "teampulse_process_pressure_baseline",
+        "teampulse_process_pressure_baseline_ratio",
     ):
         assert metric in exprs, metric
-    # the alert threshold is drawn from the same constants as the rules
-    assert f"+ {build.RISE}, {build.HIGH})" in exprs
+    # the alert threshold is drawn from the thresholds teampulse exports, as the rules read them
+    assert f'+ {build.RISE}{{team="$team"}} < {build.HIGH}' in exprs
     assert any("leadership_actions" in a["expr"] for a in board["annotations"]["list"])
 
 
@@ -274,7 +278,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         s = Stack(url, f"http://127.0.0.1:{port}", token, people)
         # a few scrapes, so that increase() and friends have two samples to work with
-        wait_until(lambda: len(s.query("teampulse_process_pressure")) == 4)
+        wait_until(lambda: len(s.query("teampulse_process_pressure_ratio")) == 4)
         wait_until(lambda: float(s.query("count_over_time(teampulse_source_up[1m])")[0]["value"][1]) >= 3)
         yield s
     finally:
@@ -310,7 +314,10 @@ def test_every_variable_query_returns_teams(stack: Stack) -> None:
         match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", q.expr)
         assert match, q.expr
         values = stack.label_values(substitute(match.group(1)), match.group(2))
-        assert TEAM in values and len(values) == 4, (q, values)
+        if q.where == "$runbook":
+            assert values == [RUNBOOK_URL], values
+        else:
+            assert TEAM in values and len(values) == 4, (q, values)
 
 
 def test_shipped_rules_agree_with_teampulse_on_real_data(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from support import NOW, Items
 
 from teampulse import config
 from teampulse.app import Runtime
-from teampulse.exporter import age_lines, render
+from teampulse.exporter import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, age_lines, exposition, render
 
 PROCESS_METRICS = [
     "teampulse_process_throughput",
@@ -18,8 +18,8 @@ PROCESS_METRICS = [
     "teampulse_work_items_in_progress",
     "teampulse_work_items_overdue",
     "teampulse_work_items_due_soon",
-    "teampulse_process_pressure",
-    "teampulse_process_pressure_baseline",
+    "teampulse_process_pressure_ratio",
+    "teampulse_process_pressure_baseline_ratio",
     "teampulse_pressure_unmatched",
 ]
 SELF_METRICS = ["teampulse_build_info"]
@@ -64,6 +64,20 @@ def test_cache_age_is_computed_at_scrape_time(basic_config: Path) -> None:
     assert "teampulse_cache_age_seconds 42.000" in lines
 
 
+def test_cache_age_in_both_formats_and_openmetrics_ends_with_eof(basic_config: Path) -> None:
+    state = _runtime(basic_config).state(as_of=NOW)
+    cached = render(state)
+    body, content_type = exposition(state, None, cached=cached, now=state.collected_at + 7)
+    assert content_type == TEXT_CONTENT_TYPE and body.startswith(cached)
+    assert body.endswith(b"teampulse_cache_age_seconds 7.000\n")
+    om, content_type = exposition(
+        state, "application/openmetrics-text", cached=cached, now=state.collected_at + 7
+    )
+    assert content_type == OPENMETRICS_CONTENT_TYPE
+    assert om.endswith(b"teampulse_cache_age_seconds 7.0\n# EOF\n")
+    assert b"# TYPE teampulse_cache_age_seconds gauge" in om
+
+
 def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Items) -> None:
     rt = _runtime(basic_config)
     cfg = config.load(basic_config)
@@ -72,5 +86,16 @@ def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Ite
     assert "@" not in text
     assert "PAY-" not in text
     for label in re.findall(r"(\w+)=\"", text):
-        assert label in {"team", "source", "version", "quantile", "component", "kind", "state"}
+        # team-level and bounded: teampulse_links_info's two URLs are one series
+        assert label in {
+            "team",
+            "source",
+            "version",
+            "le",
+            "component",
+            "kind",
+            "state",
+            "runbook_url",
+            "dashboards_url",
+        }
     assert cfg.teams[0].name in text

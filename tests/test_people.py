@@ -31,6 +31,10 @@ min_group_size = 5
 name = "payments"
 manager = "{MANAGER}"
 members = {MEMBERS!r}
+
+[sources.calendars]
+plugin = "ics"
+paths = ["calendars/*.ics"]
 """.replace("'", '"')
 
 
@@ -151,7 +155,7 @@ def test_no_calendar_covering_the_time_is_no_data_not_no_leadership(write_config
     assert not snap.people.known and not snap.people.has_calendars
     assert snap.people.coverage is None
     assert snap.people.support is None  # "no data", never 0
-    assert "teampulse_people_support{" not in _exposition(snap)
+    assert "teampulse_people_support_ratio{" not in _exposition(snap)
     # Ten days later the manager's calendar covers the window: the same data now counts.
     later = _snap(cfg, store, NOW + 10 * D)
     assert later.people.known and later.people.support is not None

@@ -50,7 +50,7 @@ def test_demo_leaks_no_email_or_name(tmp_path: Path) -> None:
     store = b"".join(p.read_bytes() for p in folder.glob("demo.db*"))
     assert len(store) > 10_000  # the store really was written
     exposed["store"] = store
-    assert b"teampulse_process_pressure" in exposed["metrics"]
+    assert b"teampulse_process_pressure_ratio" in exposed["metrics"]
 
     needles: set[bytes] = set()
     for email, name in org.people.items():

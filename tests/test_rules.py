@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,7 @@ import yaml
 from support import load_mixin_build
 
 from teampulse import alerts
-from teampulse.config import AlertSettings
-from teampulse.exporter import metric_names
+from teampulse.exporter import RUNBOOK_URL, THRESHOLDS, series_names
 
 ROOT = Path(__file__).resolve().parent.parent
 MIXIN = ROOT / "dashboards"
@@ -27,8 +26,7 @@ build = load_mixin_build()
 
 def known_metrics() -> set[str]:
     """Return every series name teampulse exports (counters with their _total)."""
-    names = set(metric_names())
-    return names | {n + "_total" for n in names} | {"teampulse_cache_age_seconds"}
+    return series_names()
 
 
 def promtool() -> str:
@@ -45,13 +43,36 @@ def test_rules_file_is_generated_from_build_py() -> None:
     assert RULES.read_text() == build.render_rules(), "run `python dashboards/build.py`"
 
 
-def test_thresholds_mirror_the_core_defaults() -> None:
-    defaults = AlertSettings()
-    assert defaults.rise == build.RISE
-    assert defaults.high == build.HIGH
-    assert timedelta(seconds=build.GRACE_SECONDS) == defaults.grace
-    assert defaults.min_actions == build.MIN_ACTIONS
-    assert timedelta(seconds=build.SOURCE_DOWN_AFTER_SECONDS) == defaults.source_down_after
+def test_rules_read_the_thresholds_in_force_instead_of_baking_them_in() -> None:
+    text = RULES.read_text()
+    # every exported threshold is read by the rules...
+    for name, _help in THRESHOLDS.values():
+        assert name in text, name
+    # ...and no default is written into them (0.2, 0.6, 2 days, 3600 s), nor a Grafana address
+    for rule in rule_list():
+        if "record" in rule or rule.get("labels", {}).get("source") == "teampulse":  # type: ignore[union-attr]
+            continue
+        body = str(rule["expr"]) + json.dumps(rule.get("annotations", {}))
+        body = re.sub(r"/ (3600|86400)\b", "", body)  # seconds shown as hours or days
+        assert not re.search(r"(?<![\w.%])(0\.20?|0\.60?|3600|172800|2d)(?![\w.])", body), rule.get("alert")
+    assert "localhost:3000" not in text
+    # teampulse's runbook only as the fallback when no teampulse_links_info was scraped for a week
+    assert text.count(RUNBOOK_URL) == text.count("teampulse_links_info{job=%q,runbook_url")
+
+
+def test_rule_and_engine_texts_come_from_one_place() -> None:
+    text = " ".join(RULES.read_text().split())
+    for phrase in (
+        alerts.TIME_OFF_WINDOW,
+        alerts.PRESSURE_REMEDY,
+        alerts.TIME_OFF_REMEDY,
+        alerts.SOURCE_DOWN_REMEDY,
+        alerts.PRESSURE_SUMMARY.format(team="{{ $labels.team }}"),
+        alerts.TIME_OFF_SUMMARY.format(team="{{ $labels.team }}"),
+    ):
+        assert " ".join(phrase.split()) in text, phrase
+    # the disagreement this replaced: the rules said "last 7 days", the engine "or the next 14"
+    assert alerts.TIME_OFF_WINDOW == "in the last 7 days or already booked in the next 14"
 
 
 def test_promtool_check_rules() -> None:
@@ -93,9 +114,11 @@ def test_the_three_contract_alerts_with_labels_and_annotations() -> None:
         assert set(notes) == {"summary", "description", "runbook_url", "dashboard_url"}, rule["alert"]
         # the alert is routed by team or by source: the expression's series carry it, or the rule sets it
         assert "team" in str(notes["summary"]) or "source" in labels or "source" in str(notes["summary"])
-        anchor = str(notes["runbook_url"]).rsplit("#", 1)[1]
-        assert anchor in headings, f"docs/runbook.md has no section for {anchor}"
-        assert str(notes["runbook_url"]).startswith(build.RUNBOOK_URL)
+        # the runbook's address comes from teampulse_links_info, the anchor from the alert
+        anchors = set(re.findall(r"#([a-z]+)", str(notes["runbook_url"])))
+        assert anchors == {str(rule["alert"]).lower()}, anchors
+        assert anchors <= headings, f"docs/runbook.md has no section for {anchors}"
+        assert "teampulse_links_info" in str(notes["runbook_url"]) + str(notes["dashboard_url"])
     severities = {r["alert"]: r["labels"]["severity"] for r in found}  # type: ignore[index]
     assert severities[alerts.SOURCE_DOWN_ALERT] == "critical"
 

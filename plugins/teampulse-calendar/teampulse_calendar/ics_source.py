@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from teampulse import Batch, CollectContext
+from teampulse import Batch, CollectContext, SourceError
 
 from .config import HISTORY_READ, CommonSettings, IcsSettings, is_email
 from .parse import parse_calendar
@@ -46,6 +46,11 @@ def _masked(pattern: str) -> str:
     return _EMAIL_IN_TEXT.sub("<e-mail>.ics", pattern) if "@" in pattern else pattern
 
 
+def _quoted(pattern: str) -> str:
+    """Return a glob in double quotes, so its spaces and commas read as part of it."""
+    return f'"{pattern}"'
+
+
 class IcsSource:
     """A configured ics source; reads every calendar afresh on each collection."""
 
@@ -61,16 +66,22 @@ class IcsSource:
         self.name = name
         self.fetch = fetch or fetch_url
 
-    def files(self) -> list[tuple[Path, str]]:
-        """Return (file, the glob that matched it), sorted by path, each file once."""
-        seen: dict[Path, str] = {}
+    def matches(self) -> dict[str, list[Path]]:
+        """Return the files each configured glob matches, sorted by path."""
+        found: dict[str, list[Path]] = {}
         for pattern in self.settings.paths:
             p = Path(pattern).expanduser()
             full = p if p.is_absolute() else self.base_dir / p
-            for match in sorted(glob.glob(str(full), recursive=True)):
-                path = Path(match)
-                if path.is_file():
-                    seen.setdefault(path, pattern)
+            paths = (Path(match) for match in glob.glob(str(full), recursive=True))
+            found[pattern] = sorted(path for path in paths if path.is_file())
+        return found
+
+    def files(self, matches: dict[str, list[Path]] | None = None) -> list[tuple[Path, str]]:
+        """Return (file, the glob that matched it), sorted by path, each file once."""
+        seen: dict[Path, str] = {}
+        for pattern, paths in (self.matches() if matches is None else matches).items():
+            for path in paths:
+                seen.setdefault(path, pattern)
         return sorted(seen.items())
 
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
@@ -78,8 +89,17 @@ class IcsSource:
         members = members_of(ctx)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         common = self.settings.common.for_collection(ctx)
+        matches = self.matches()
+        empty = [_masked(pattern) for pattern, paths in matches.items() if not paths]
+        if empty and len(empty) == len(matches) and not self.settings.urls:
+            # Nothing to read is a mistake (a wrong path, an export that stopped, a volume not
+            # mounted), not a calm week: failing keeps the stored calendars and the history
+            # still to read, marks the source down and, if it lasts, fires TeampulseSourceDown.
+            raise SourceError(f"paths {', '.join(map(_quoted, empty))}: no file matches; no calendar read")
+        for pattern in empty:
+            ctx.problem(f"paths {_quoted(pattern)}: no file matches")
         skipped = 0
-        for n, (path, pattern) in enumerate(self.files(), 1):
+        for n, (path, pattern) in enumerate(self.files(matches), 1):
             label = f"calendar #{n} ({_masked(pattern)})"
             stem = path.name[:-4] if path.name.lower().endswith(".ics") else path.name
             owner = stem.strip().lower()

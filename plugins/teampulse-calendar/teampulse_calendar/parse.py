@@ -20,12 +20,16 @@ import icalendar
 
 from .windows_zones import resolve_zone
 
-__all__ = ["ParsedCalendar", "Series", "parse_calendar"]
+__all__ = ["ParsedCalendar", "Series", "parse_calendar", "structure_problem"]
 
 # Properties whose damage changes what an event means to us; damage elsewhere is ignored.
 _TIME_PROPS = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 _BEGIN_EVENT = re.compile(r"^BEGIN:VEVENT\s*$", re.IGNORECASE)
 _END_EVENT = re.compile(r"^END:VEVENT\s*$", re.IGNORECASE)
+# A BEGIN or END line; folded continuation lines start with a space, so never match.
+_MARK = re.compile(r"^(BEGIN|END):([A-Za-z0-9-]{1,40})[ \t]*$", re.IGNORECASE)
+# Said of a calendar not used: its batch would replace what it said before with less.
+_KEPT = "the calendar is not used (what it said before is kept)"
 
 Report = Callable[[str], None]
 
@@ -143,10 +147,46 @@ def _events(calendars: Iterable[icalendar.Component]) -> Iterable[icalendar.Comp
         yield from cal.walk("VEVENT")
 
 
+def structure_problem(text: str) -> str | None:
+    """Return what breaks the BEGIN/END nesting of RFC 5545 (by line), or None when it holds.
+
+    icalendar reads a file cut short (no END:VCALENDAR) as an empty calendar and an END that
+    names another component as closing the open one. Read whole, such a file would replace
+    the stored calendar with what survived the cut, so every BEGIN must meet its own END.
+    """
+    stack: list[tuple[str, int]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        mark = _MARK.match(line)
+        if mark is None:
+            continue
+        verb, name = mark.group(1).upper(), mark.group(2).upper()
+        if verb == "BEGIN":
+            stack.append((name, number))
+        elif not stack:
+            return f"line {number}: END:{name} without a BEGIN:{name}"
+        elif stack[-1][0] != name:
+            opened, at = stack[-1]
+            return f"line {number}: END:{name} does not match BEGIN:{opened} of line {at}"
+        else:
+            stack.pop()
+    if stack:
+        name, at = stack[-1]  # the innermost: where the cut fell
+        return f"line {at}: BEGIN:{name} never ends (no END:{name}: the file is cut short?)"
+    return None
+
+
 def parse_calendar(text: str, report: Report) -> ParsedCalendar | None:
-    """Parse one iCalendar text; report broken events by line and keep the others."""
+    """Parse one iCalendar text; report broken events by line and keep the others.
+
+    Returns None, with one problem, when the text is not a whole calendar: its events must
+    then not replace what the calendar said before.
+    """
     if "BEGIN:VCALENDAR" not in text[:4096].upper():
         report("line 1: not an iCalendar file (no BEGIN:VCALENDAR)")
+        return None
+    unbalanced = structure_problem(text)
+    if unbalanced is not None:
+        report(f"{unbalanced}; {_KEPT}")
         return None
     try:
         with warnings.catch_warnings():
@@ -154,7 +194,7 @@ def parse_calendar(text: str, report: Report) -> ParsedCalendar | None:
             warnings.simplefilter("ignore")
             calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except Exception as exc:  # icalendar raises ValueError and a few others on malformed text
-        report(f"not a readable iCalendar file: {_safe(exc)}")
+        report(f"not a readable iCalendar file: {_unquoted(exc)}; {_KEPT}")
         return None
     lines = _Lines(text)
     parsed = ParsedCalendar()
@@ -200,6 +240,11 @@ def parse_calendar(text: str, report: Report) -> ParsedCalendar | None:
                 if zone:
                     parsed.zone_votes[str(zone)] += 1
     return parsed
+
+
+def _unquoted(value: object) -> str:
+    """Return a parser's message without what it quotes: that can be any line, a title included."""
+    return _safe(re.sub(r"'[^']*'|\"[^\"]*\"", "(...)", str(value)))
 
 
 def _safe(value: object) -> str:

@@ -137,7 +137,7 @@ class SurveyCsvSource:
             )
             matches = [Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file()]
             if not matches:
-                ctx.problem(f"{pattern}: matches no file")
+                ctx.problem(f'paths "{pattern}": no file matches')
             for p in matches:
                 found.setdefault(str(p.resolve()), p)
         return [found[k] for k in sorted(found)]

@@ -19,21 +19,19 @@ COMMON_KEYS = ("scale", "questions", "invert", "timezone", "time_format")
 # A dimension becomes the value of the `dimension` label of teampulse_survey_score_ratio:
 # a short identifier keeps that label clean and its cardinality bounded.
 DIMENSION = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-MAX_SHOWN = 20  # the most of an offending answer a message repeats
 
 
 class AnswerError(ValueError):
-    """An answer that is not a number on the scale; the message is safe to show."""
+    """An answer that is not a number on the scale; the message never repeats the answer.
+
+    A cell meant for a number can hold anything a person typed, a name included; messages
+    say where (file, line, column) and what is wrong, never what was written.
+    """
 
 
 def normalise_header(name: str) -> str:
     """Return a column name with its spacing collapsed and its case folded, for matching."""
     return " ".join(name.replace("\ufeff", "").split()).casefold()
-
-
-def _shown(value: str) -> str:
-    text = " ".join(value.split())
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
 def _fmt(x: float) -> str:
@@ -67,16 +65,15 @@ class Scoring:
             try:
                 number = float(text)
             except ValueError:
-                raise AnswerError(f"{_shown(text)!r} is not a number") from None
-            shown = text
+                raise AnswerError(f"is not a number on the scale {self.scale_text}") from None
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            number, shown = float(value), _fmt(float(value))
+            number = float(value)
         else:
             raise AnswerError("is not a number")
         if not math.isfinite(number):
-            raise AnswerError(f"{_shown(shown)!r} is not a number")
+            raise AnswerError(f"is not a number on the scale {self.scale_text}")
         if not self.low <= number <= self.high:
-            raise AnswerError(f"{_shown(shown)} is outside the scale {self.scale_text}")
+            raise AnswerError(f"is outside the scale {self.scale_text}")
         return (number - self.low) / (self.high - self.low)
 
     def scores(self, answers: Mapping[str, float]) -> dict[str, float]:

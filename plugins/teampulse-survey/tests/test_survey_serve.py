@@ -152,7 +152,7 @@ def test_survey_webhook_through_serve(server: tuple[str, Path]) -> None:
     assert deliver(url, first | {"team": "marketing"}) == (400, {"error": "team: unknown team 'marketing'"})
     assert deliver(url, first | {"answers": {"support": 9}}) == (
         400,
-        {"error": "answers.support: 9 is outside the scale 1..5"},
+        {"error": "answers.support: is outside the scale 1..5"},
     )
     assert len(stored(db)) == 1
 
