@@ -15,7 +15,8 @@ $(STAMP): $(BIN)/python pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.tom
 	# caldav 3 brings urllib3-future, which would replace the urllib3 that requests and jira
 	# use; built from source with this switch it installs beside it instead (plugins/teampulse-calendar/README.md).
 	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install -q --no-binary=urllib3-future urllib3-future urllib3
-	$(BIN)/pip install -q -e '.[test]' -e plugins/teampulse-jira -e 'plugins/teampulse-calendar[caldav,test]' \
+	# setuptools' notice on every editable install is not news; pip's own warnings still show.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]' -e plugins/teampulse-jira -e 'plugins/teampulse-calendar[caldav,test]' \
 	  -e plugins/teampulse-survey -e plugins/teampulse-notifiers
 	touch $(STAMP)
 

@@ -345,7 +345,7 @@ def run(seed: int = 1, quick: bool = False, end: datetime = END) -> Result:
                     raise RuntimeError("the evaluation's collection failed: " + "; ".join(failures))
                 grace = runtime.config.alerts.grace
                 for day in days:
-                    state = runtime.state(as_of=day)
+                    state = runtime.state(as_of=day, with_trend=False)
                     for snap in state.snapshots:
                         outcome = outcomes[snap.team]
                         if day < outcome.truth.history_start:

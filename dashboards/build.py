@@ -211,7 +211,11 @@ def alerting_rules() -> list[dict[str, Any]]:
             "annotations": {
                 "summary": words.TIME_OFF_SUMMARY.format(team=team),
                 "description": words.time_off_description(
-                    "{{ $value }} meeting(s) or work item(s) booked or assigned", team, pressure, baseline
+                    "{{ $value }} {{ if eq $value 1.0 }}meeting or work item{{ else }}meetings or work items{{ end }}"
+                    " booked or assigned",
+                    team,
+                    pressure,
+                    baseline,
                 ),
                 "runbook_url": _runbook(TIME_OFF_ALERT),
                 "dashboard_url": team_url,

@@ -199,6 +199,10 @@ def pressure_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     """Return the TimeOffOverriddenUnderPressure state of a team."""
     conflicts = sorted(snap.time_off_overridden, key=lambda c: c.at)
@@ -211,8 +215,8 @@ def time_off_alert(config: Config, snap: TeamSnapshot) -> AlertState:
     what = ", ".join(
         part
         for part in (
-            f"{meetings} meeting(s) booked" if meetings else "",
-            f"{assignments} work item(s) assigned" if assignments else "",
+            _count(meetings, "meeting") + " booked" if meetings else "",
+            _count(assignments, "work item") + " assigned" if assignments else "",
         )
         if part
     )

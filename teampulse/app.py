@@ -85,15 +85,24 @@ class Runtime:
         scrub = Pseudonymise(self.pseudonym)
         self.store.apply_batch(source, [scrub(ev) for ev in events], None, time.time())
 
-    def evaluate(self, as_of: datetime | None = None) -> list[TeamSnapshot]:
-        """Return every team's snapshot at `as_of`."""
-        return evaluate(self.config, self.store, as_of or utcnow(), self.pseudonym, self.registry.signals)
+    def evaluate(self, as_of: datetime | None = None, with_trend: bool = True) -> list[TeamSnapshot]:
+        """Return every team's snapshot at `as_of` (with_trend=False: without the page's trends)."""
+        return evaluate(
+            self.config,
+            self.store,
+            as_of or utcnow(),
+            self.pseudonym,
+            self.registry.signals,
+            with_trend=with_trend,
+        )
 
-    def state(self, as_of: datetime | None = None, started: float | None = None) -> ExportState:
+    def state(
+        self, as_of: datetime | None = None, started: float | None = None, with_trend: bool = True
+    ) -> ExportState:
         """Evaluate and return what the exporter serves."""
         started = started if started is not None else time.time()
         as_of = as_of or utcnow()
-        snapshots = self.evaluate(as_of)
+        snapshots = self.evaluate(as_of, with_trend)
         runs = self.store.source_runs()
         return ExportState(
             snapshots=snapshots,

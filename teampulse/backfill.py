@@ -78,7 +78,7 @@ def backfill(
         t += step
     families: dict[str, Metric] = {}
     for n, at in enumerate(times, 1):
-        snapshots = runtime.evaluate(at)
+        snapshots = runtime.evaluate(at, with_trend=False)
         # The alerts carry the thresholds in force, which the dashboards draw beside the history.
         state = ExportState(snapshots=snapshots, alerts=evaluate_alerts(runtime.config, snapshots, [], at))
         for family in SnapshotCollector(state).collect():

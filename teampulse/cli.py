@@ -157,7 +157,7 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
             click.echo(f"teampulse: error: {problem}", err=True)
         if failed and len(failed) == len(report.results):
             sys.exit(2)
-        state = runtime.state(as_of=when)
+        state = runtime.state(as_of=when, with_trend=False)  # no page drawn
         if fmt == "json":
             out = {
                 "as_of": (when or datetime.now(UTC)).isoformat(),
@@ -192,7 +192,7 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
                 click.echo(f"teampulse: warning: source {r.source}: {r.error}", err=True)
             for problem in report.problems:
                 click.echo(f"teampulse: warning: {problem}", err=True)
-        state = runtime.state(as_of=when)
+        state = runtime.state(as_of=when, with_trend=False)  # no page drawn
         firing = [a for a in state.alerts if a.firing]
         if fmt == "json":
             click.echo(
@@ -504,12 +504,18 @@ def _write_atomically(path: str, data: bytes) -> None:
 )
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated organisation.")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Keep the demo's files here.")
+@click.option(
+    "--dashboards-url",
+    help="Your Grafana's address, with the shipped dashboards imported: the page links each team to it.",
+)
 @one_line_errors
-def demo(port: int, seed: int, workdir: str | None) -> None:
+def demo(port: int, seed: int, workdir: str | None, dashboards_url: str | None) -> None:
     """Run the whole system on a generated organisation, with a Jira emulator."""
     from .demo import run_demo
 
-    run_demo(port=port, seed=seed, workdir=workdir)
+    if dashboards_url is not None and not dashboards_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be the http(s) address of your Grafana", param_hint="--dashboards-url")
+    run_demo(port=port, seed=seed, workdir=workdir, dashboards_url=dashboards_url)
 
 
 if __name__ == "__main__":

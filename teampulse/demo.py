@@ -38,7 +38,12 @@ q_workload = "workload"
 
 
 def write_demo_config(
-    workdir: Path, jira_url: str, teams: Sequence[OrgTeam], interval: str = "1m", people: bool = False
+    workdir: Path,
+    jira_url: str,
+    teams: Sequence[OrgTeam],
+    interval: str = "1m",
+    people: bool = False,
+    dashboards_url: str | None = None,
 ) -> Path:
     """Write the demo's config next to its store and return its path."""
     lines = [
@@ -49,6 +54,7 @@ def write_demo_config(
         'working_hours = "09:00-17:00"',
         "min_group_size = 5",
         f'interval = "{interval}"',
+        *([f'dashboards_url = "{dashboards_url}"'] if dashboards_url else []),
         "",
     ]
     for team in teams:
@@ -105,19 +111,19 @@ def demo_environment(folder: Path, config: Path) -> dict[str, str]:
     return env
 
 
-def run_demo(port: int, seed: int, workdir: str | None) -> None:
+def run_demo(port: int, seed: int, workdir: str | None, dashboards_url: str | None = None) -> None:
     """Start the emulator, write a config, collect once and serve until interrupted."""
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="teampulse-demo-"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _run(folder, port, seed, kept=workdir is not None)
+        _run(folder, port, seed, workdir is not None, dashboards_url)
     finally:
         if workdir is None:
             # A folder of our own making, gone with the demo; --dir keeps one.
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(folder: Path, port: int, seed: int, kept: bool) -> None:
+def _run(folder: Path, port: int, seed: int, kept: bool, dashboards_url: str | None) -> None:
     from .app import Runtime
     from .demo_people import write_people_data
     from .jira_emulator import EmulatorServer, generate_organisation
@@ -135,7 +141,9 @@ def _run(folder: Path, port: int, seed: int, kept: bool) -> None:
     where = f"environment in {folder / ENV_FILE}" if kept else "removed on exit; --dir keeps them"
     click.echo(f"teampulse demo: {len(org.teams)} teams, files in {folder} ({where})", err=True)
     with EmulatorServer(org.dataset, mode="cloud") as emulator:
-        path = write_demo_config(folder, emulator.url, org.teams, people=people)
+        path = write_demo_config(
+            folder, emulator.url, org.teams, people=people, dashboards_url=dashboards_url
+        )
         runtime = Runtime.open(str(path))
         try:
             # Bind first: a port in use is reported at once, not after the first collection.

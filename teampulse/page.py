@@ -125,7 +125,7 @@ def headline(snap: TeamSnapshot, tz: tzinfo) -> str:
     else:
         line = "Pressure is within the team's own normal."
     if snap.time_off_overridden:
-        line = "A meeting or work landed on someone's time off while the team was under pressure. " + (
+        line = "A meeting or work landed on someone's time off. " + (
             line if state is not TeamState.CALM else ""
         )
     return line.strip()
@@ -162,10 +162,17 @@ def _todo(snap: TeamSnapshot) -> list[str]:
 
 
 def _why(snap: TeamSnapshot) -> str:
+    parts = []
+    if snap.time_off_overridden:
+        parts.append(
+            f"{plural(len(snap.time_off_overridden), 'meeting or assignment', 'meetings or assignments')} "
+            "over a member's time off (the last 7 days or the next 14), booked under pressure or over "
+            "work of theirs that falls due then."
+        )
     rose = what_rose(snap)[:3]
-    if not rose or snap.learning:
-        return ""
-    return "Above the team's normal: " + "; ".join(rose) + "."
+    if rose and not snap.learning:
+        parts.append("Above the team's normal: " + "; ".join(rose) + ".")
+    return " ".join(parts)
 
 
 def _work_words(s: TeamSnapshot) -> str:

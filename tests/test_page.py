@@ -161,7 +161,11 @@ def test_a_learning_team_shows_learning_instead_of_a_band(render: Callable[..., 
     assert "Learning this team&#x27;s normal: pressure is judged from Mon 23 Mar." in newbies
     pressure = _svg(newbies, "pressure")
     assert "learning its normal" in pressure and '<rect class="learn"' in pressure
-    assert "<polygon" not in pressure and 'class="pressure"' not in pressure and 'class="baseline"' not in pressure
+    assert (
+        "<polygon" not in pressure
+        and 'class="pressure"' not in pressure
+        and 'class="baseline"' not in pressure
+    )
     assert "not judged yet" in newbies
 
 

@@ -41,6 +41,9 @@ def _chromium(url: str, tmp_path: Path, *extra: str) -> tuple[str, str]:
     return result.stdout, result.stderr
 
 
+GRAFANA = "http://grafana.example:3000"
+
+
 def _console_errors(log: str) -> list[str]:
     return [line for line in log.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
@@ -102,7 +105,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     env = {k: v for k, v in os.environ.items() if k != "TEAMPULSE_PSEUDONYM_KEY"}
     env["TEAMPULSE_API_TOKEN"] = TOKEN
     proc = subprocess.Popen(
-        teampulse_at(NOW, "demo", "--port", "0", "--dir", str(folder)),
+        teampulse_at(NOW, "demo", "--port", "0", "--dir", str(folder), "--dashboards-url", GRAFANA),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -204,18 +207,11 @@ def test_trends_are_drawn_for_sixty_days(demo: tuple[str, Path], tmp_path: Path)
     assert "Out of its normal since Tue 17 Nov." in _svg(_section(dom, "payments"), "pressure")
 
 
-def test_dashboard_link_iff_the_config_names_grafana(demo: tuple[str, Path], tmp_path: Path) -> None:
-    url, folder = demo
-    dom, _ = _chromium(url, tmp_path, "--dump-dom")
-    configured = re.search(r'dashboards_url\s*=\s*"([^"]+)"', (folder / "teampulse.toml").read_text())
+def test_each_team_links_to_its_dashboard(demo: tuple[str, Path], tmp_path: Path) -> None:
+    dom, _ = _chromium(demo[0], tmp_path, "--dump-dom")
     links = re.findall(r'<a class="dash" href="([^"]+)"', dom)
-    if configured:
-        assert links == [
-            f"{configured.group(1)}/d/teampulse-team/?var-team={t}"
-            for t in re.findall(r'data-team="(\w+)"', dom)
-        ]
-    else:
-        assert links == [] and "Grafana" not in dom
+    teams = re.findall(r'data-team="(\w+)"', dom)
+    assert len(teams) == 4 and links == [f"{GRAFANA}/d/teampulse-team/?var-team={t}" for t in teams]
 
 
 def test_one_team_page_and_an_unknown_team(demo: tuple[str, Path], tmp_path: Path) -> None:

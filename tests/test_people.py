@@ -192,7 +192,7 @@ def test_anniversary_manager_books_over_the_day_off(setup, items: Items) -> None
     assert len(snap.time_off_overridden) == 1
     alert = time_off_alert(cfg, snap)
     assert alert.firing
-    assert "1 meeting(s) booked over a member's time off" in alert.description
+    assert "1 meeting booked over a member's time off" in alert.description
     assert "chen" not in alert.description
     # recording that the time off was put right clears it
     store.add_action(LeadershipAction("fix", "payments", "time_off_protected", NOW.replace(hour=11)))
