@@ -34,6 +34,41 @@ plugin = "ics"
 paths = ["calendars/*.ics"]
 """
 
+# The manager's calendar: one meeting, enough for BASIC's ics source to collect.
+CALENDAR = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//teampulse tests//EN
+BEGIN:VEVENT
+UID:standup-1@example.com
+DTSTAMP:20260301T090000Z
+DTSTART:20260310T090000Z
+DTEND:20260310T093000Z
+SUMMARY:Standup
+ORGANIZER:mailto:maria@example.com
+ATTENDEE:mailto:bob@example.com
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def calendar_workdir(folder: Path) -> Path:
+    """Write BASIC as teampulse.toml and the manager's calendar into `folder`; return it."""
+    (folder / "calendars").mkdir()
+    (folder / "calendars" / "maria@example.com.ics").write_text(CALENDAR)
+    (folder / "teampulse.toml").write_text(BASIC)
+    return folder
+
+
+def find_ics_corpus() -> Path | None:
+    """Return the reference ICS corpus (beside the repository, or at its usual place), if here."""
+    for candidate in (
+        Path("/work/shared/reference/ics-corpus"),
+        Path(__file__).resolve().parents[2] / "shared/reference/ics-corpus",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return None
+
 
 class Items:
     """Build work items with a plausible history."""

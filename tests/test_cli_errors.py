@@ -10,46 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import KEY
-
-CALENDAR = """BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//teampulse tests//EN
-BEGIN:VEVENT
-UID:standup-1@example.com
-DTSTAMP:20260301T090000Z
-DTSTART:20260310T090000Z
-DTEND:20260310T093000Z
-SUMMARY:Standup
-ORGANIZER:mailto:maria@example.com
-ATTENDEE:mailto:bob@example.com
-END:VEVENT
-END:VCALENDAR
-"""
-
-CONFIG = """
-[settings]
-state = "state.db"
-timezone = "UTC"
-
-[[teams]]
-name = "payments"
-manager = "maria@example.com"
-members = ["bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"]
-jql = "project = PAY"
-
-[sources.calendars]
-plugin = "ics"
-paths = ["calendars/*.ics"]
-"""
+from support import KEY, calendar_workdir
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    (tmp_path / "calendars").mkdir()
-    (tmp_path / "calendars" / "maria@example.com.ics").write_text(CALENDAR)
-    (tmp_path / "teampulse.toml").write_text(CONFIG)
-    return tmp_path
+    return calendar_workdir(tmp_path)
 
 
 @pytest.fixture

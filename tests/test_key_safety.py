@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import KEY, NOW, teampulse_at
-from test_cli_errors import CALENDAR, CONFIG
+from support import KEY, NOW, calendar_workdir, teampulse_at
 
 from teampulse.pseudonym import Pseudonymiser
 from teampulse.store import KEY_FINGERPRINT, KeyMismatch, Store
@@ -35,10 +34,7 @@ def _counts(db: Path) -> dict[str, int]:
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    (tmp_path / "calendars").mkdir()
-    (tmp_path / "calendars" / "maria@example.com.ics").write_text(CALENDAR)
-    (tmp_path / "teampulse.toml").write_text(CONFIG)
-    return tmp_path
+    return calendar_workdir(tmp_path)
 
 
 def test_the_fingerprint_tells_keys_apart_and_hides_them() -> None:

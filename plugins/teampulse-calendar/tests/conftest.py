@@ -8,10 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import find_ics_corpus
 
 from teampulse import PersonSignal, SignalsReplaced, TeamInfo
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The reference corpus; its absence fails the test (CI has it: nothing is skipped)."""
+    found = find_ics_corpus()
+    assert found is not None, "../shared/reference/ics-corpus is missing"
+    return found
+
+
 NOW = datetime(2026, 3, 16, 12, tzinfo=UTC)
 TEAM = TeamInfo(
     name="payments",

@@ -7,24 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import find_ics_corpus
 from teampulse_calendar.config import CommonSettings
 from teampulse_calendar.parse import parse_calendar
 from teampulse_calendar.signals import calendar_signals
 
-HERE = Path(__file__).resolve()
-
-
-def _corpus() -> Path | None:
-    for candidate in (
-        Path("/work/shared/reference/ics-corpus"),
-        HERE.parents[4] / "shared/reference/ics-corpus",
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-CORPUS = _corpus()
+CORPUS = find_ics_corpus()
 FILES = sorted(CORPUS.rglob("*.ics")) if CORPUS else []
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 # Files the corpus keeps because they are broken: each must give at least one problem.

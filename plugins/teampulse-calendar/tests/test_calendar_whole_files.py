@@ -21,7 +21,6 @@ from teampulse_calendar.parse import parse_calendar, structure_problem
 from teampulse import PluginConfig, SourceError
 
 DATA = Path(__file__).parent / "data"
-CORPUS = Path("/work/shared/reference/ics-corpus")
 KEY = "test-key-0123456789abcdef"
 
 
@@ -98,12 +97,11 @@ def test_structure_ignores_folded_lines_and_case() -> None:
     assert structure_problem(text) is None
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the reference corpus is not on this machine")
-def test_the_real_calendars_of_the_corpus_keep_their_structure() -> None:
+def test_the_real_calendars_of_the_corpus_keep_their_structure(corpus: Path) -> None:
     # Only files the corpus keeps because they are cut short or misspell an END fail the check.
     failing = sorted(
         p.name
-        for p in CORPUS.rglob("*.ics")
+        for p in corpus.rglob("*.ics")
         if structure_problem(p.read_bytes().decode("utf-8-sig", errors="replace"))
     )
     assert failing == [
