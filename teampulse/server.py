@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from datetime import UTC, datetime
@@ -101,6 +102,8 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "teampulse"
+        # A client that connects and then says nothing gives up its thread after this long.
+        timeout = CLIENT_TIMEOUT
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.command, self.path.split("?")[0])
@@ -304,29 +307,50 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
     return Handler
 
 
-class _IPv6Server(ThreadingHTTPServer):
+# A client gets this long to finish the TLS handshake, and then to send each request.
+CLIENT_TIMEOUT = 30.0
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per connection; with TLS, the handshake runs there too, with a timeout.
+
+    Wrapping the listening socket would run every handshake in the accept loop, untimed: one
+    client that connects and says nothing would block every other client, and stopping.
+    """
+
+    daemon_threads = True
+    block_on_close = False  # stopping does not wait for clients (a scraper's open connection)
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.ssl_context is not None:
+            request.settimeout(CLIENT_TIMEOUT)
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (OSError, ValueError):
+                return  # a failed or abandoned handshake: nothing to answer; the socket is closed
+        super().finish_request(request, client_address)
+
+
+class _IPv6Server(_Server):
     address_family = socket.AF_INET6
 
 
-def listen(
-    runtime: Runtime, host: str, port: int, web: WebConfig | None = None
-) -> tuple[ThreadingHTTPServer, Service]:
+def listen(runtime: Runtime, host: str, port: int, web: WebConfig | None = None) -> tuple[_Server, Service]:
     """Bind the address before anything slow runs; raises TeampulseError when it cannot."""
     service = Service(runtime)
-    server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+    server_class = _IPv6Server if ":" in host else _Server
     try:
         httpd = server_class((host, port), make_handler(service, web))
     except OSError as exc:
         # Port in use, an address not on this machine, a name that does not resolve.
         raise TeampulseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    httpd.daemon_threads = True
-    if web and web.ssl_context:
-        httpd.socket = web.ssl_context.wrap_socket(httpd.socket, server_side=True)
+    httpd.ssl_context = web.ssl_context if web else None
     return httpd, service
 
 
 def run(
-    httpd: ThreadingHTTPServer,
+    httpd: _Server,
     service: Service,
     web: WebConfig | None = None,
     ready: threading.Event | None = None,

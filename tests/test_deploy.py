@@ -585,18 +585,20 @@ def test_the_command_serves_tls_and_basic_auth_to_the_healthcheck_and_prometheus
         a.replace("/etc/teampulse/", f"{etc}/").replace("0.0.0.0:9469", f"127.0.0.1:{port}")
         for a in container_command()[1:]
     ]
+    # Its log to a file: a pipe nobody reads fills up and blocks serve.
+    log = tmp_path / "serve.log"
     serve = subprocess.Popen(
         [sys.executable, "-m", "teampulse.cli", *command],
-        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY),
+        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY, PYTHONFAULTHANDLER="1"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
         text=True,
     )
     prometheus: subprocess.Popen[bytes] | None = None
     try:
         assert serve.stdout is not None
         line = serve.stdout.readline()
-        assert f"https://127.0.0.1:{port}/" in line, line + (serve.stderr.read() if serve.stderr else "")
+        assert f"https://127.0.0.1:{port}/" in line, line + log.read_text()
 
         # The image's health check: 401 without the credentials, healthy with them.
         url = f"https://127.0.0.1:{port}/healthz"
@@ -662,7 +664,13 @@ def test_the_command_serves_tls_and_basic_auth_to_the_healthcheck_and_prometheus
         # The stop signal of the image and the unit stops serve cleanly, with the exit status the
         # unit counts as success.
         serve.send_signal(signal.Signals[final_stage("STOPSIGNAL")[0]])
-        assert serve.wait(timeout=30) == int(unit_value("SuccessExitStatus"))
+        try:
+            code = serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack into the log
+            serve.wait(timeout=10)
+            raise AssertionError("serve did not stop: " + log.read_text()[-6000:]) from None
+        assert code == int(unit_value("SuccessExitStatus")), log.read_text()[-2000:]
     finally:
         if prometheus is not None:
             prometheus.terminate()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -116,12 +118,17 @@ def test_web_config_serves_tls_with_basic_auth(tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{port}/metrics"
     good = "Basic " + base64.b64encode(b"prom:pa55word").decode()
     bad = "Basic " + base64.b64encode(b"prom:nope").decode()
+    # A client that connects and never starts its handshake blocks nobody, nor stopping.
+    idle = socket.create_connection(("127.0.0.1", port))
     try:
         assert _request(url, context=context)[0] == 401
         assert _request(url, headers={"Authorization": bad}, context=context)[0] == 401
         status, body = _request(url, headers={"Authorization": good}, context=context)
         assert status == 200 and b"teampulse_build_info" in body
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
     finally:
+        idle.close()
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -145,3 +152,12 @@ def test_bad_web_config_is_one_line_exit_2(tmp_path: Path, text: str, message: s
     assert result.returncode == 2
     assert f"{web}: {message}" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_stopping_does_not_wait_for_an_idle_client(tmp_path: Path) -> None:
+    proc, port = _start(tmp_path)
+    with socket.create_connection(("127.0.0.1", port)) as idle:  # connects and says nothing
+        time.sleep(0.5)  # its handler thread is waiting for a request line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert idle.recv(1) == b""  # closed by the exit, not left hanging
