@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -356,6 +357,8 @@ def run(
     ready: threading.Event | None = None,
 ) -> None:
     """Evaluate, start collecting and serve on a bound server until interrupted."""
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals()
     try:
         service.start()
         scheme = "https" if web and web.ssl_context else "http"
@@ -367,6 +370,20 @@ def run(
     finally:
         service.stop()
         httpd.server_close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Stop cleanly (store closed, exit 130) on SIGINT and SIGTERM, whatever the parent set.
+
+    A shell that starts serve in the background leaves SIGINT ignored, so Python installs no
+    handler for it; SIGTERM (`kill`, `docker stop`) would end the process without cleaning up.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _url_host(host: str) -> str:

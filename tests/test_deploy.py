@@ -129,7 +129,7 @@ def test_containerfile_runs_serve_as_non_root_with_a_state_volume() -> None:
     assert volumes == [STATE_DIR]
     assert example_raw()["settings"]["state"].startswith(STATE_DIR + "/")
 
-    # Python as PID 1 ignores SIGTERM: the stop signal is the one serve stops on (below).
+    # The stop signal is one serve stops on cleanly (below).
     assert final_stage("STOPSIGNAL") == ["SIGINT"]
     healthcheck = final_stage("HEALTHCHECK")
     assert len(healthcheck) == 1 and healthcheck[0].endswith('CMD ["teampulse-healthcheck"]')

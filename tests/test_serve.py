@@ -161,3 +161,22 @@ def test_stopping_does_not_wait_for_an_idle_client(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 130
         assert idle.recv(1) == b""  # closed by the exit, not left hanging
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_cleanly_on_sigint_and_sigterm_even_started_in_the_background(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    config = tmp_path / "teampulse.toml"
+    config.write_text(BASIC)
+    port = free_port()
+    # A shell that starts a job in the background leaves SIGINT ignored in it.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teampulse.cli", "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+        env=dict(os.environ, TEAMPULSE_PSEUDONYM_KEY=KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    assert proc.stdout is not None and f":{port}/" in proc.stdout.readline()
+    proc.send_signal(stop)
+    assert proc.wait(timeout=10) == 130  # the store closed on the way out
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
