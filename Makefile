@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/teampulse-jira plugins/teampulse-calendar plugins/teampulse-survey plugins/teampulse-notifiers
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-stack test lint typecheck unit bench eval system-deps install clean
+.PHONY: demo demo-stack test lint typecheck unit bench eval fuzz system-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.tom
 	# use; built from source with this switch it installs beside it instead (plugins/teampulse-calendar/README.md).
 	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install -q --no-binary=urllib3-future urllib3-future urllib3
 	# setuptools' notice on every editable install is not news; pip's own warnings still show.
-	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]' -e plugins/teampulse-jira -e 'plugins/teampulse-calendar[caldav,test]' \
-	  -e plugins/teampulse-survey -e plugins/teampulse-notifiers
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]' -e 'plugins/teampulse-calendar[caldav,test]' \
+	  -e 'plugins/teampulse-survey[test]' -e 'plugins/teampulse-jira[test]' -e plugins/teampulse-notifiers
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,6 +59,15 @@ bench: install
 # Replay generated organisations every day over 60 days and measure the alerts (docs/signals.md).
 eval: install
 	$(BIN)/python bench/eval_detector.py
+
+# The fuzz tests' long form: N inputs per target (default 5000), with the tried / failed /
+# slowest figures printed. `make test` runs their fast form.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	TEAMPULSE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider \
+	  plugins/teampulse-calendar/tests/test_calendar_fuzz.py::test_fuzzed_calendars_never_raise_and_problems_name_the_file \
+	  plugins/teampulse-survey/tests/test_survey_fuzz.py plugins/teampulse-jira/tests/test_jira_fuzz.py \
+	  tests/test_fuzz_server.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

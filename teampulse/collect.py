@@ -26,7 +26,7 @@ from .model import (
 )
 from .plugins import Registry
 from .pseudonym import Pseudonymiser
-from .store import Store
+from .store import Store, StoreLocked
 
 log = logging.getLogger("teampulse.collect")
 
@@ -199,8 +199,14 @@ def _collect_all(
     report = CollectReport()
     teams = [t.info() for t in config.teams]
     scrub = Pseudonymise(pseudonym)
+    locked: StoreLocked | None = None
     for name, source in sources.items():
         result = SourceResult(source=name)
+        if locked is not None:
+            # Another process holds the store: the other sources would only wait as long again.
+            result.error = str(locked)
+            report.results.append(result)
+            continue
         started = time.time()
         ctx = RunContext(
             name=name,
@@ -218,6 +224,10 @@ def _collect_all(
                 result.batches += 1
         except SourceError as exc:
             result.error = str(exc)
+        except StoreLocked as exc:
+            # The batches committed so far stay (each with its cursor); the run failed.
+            locked = exc
+            result.error = str(exc)
         except ConfigError as exc:
             result.error = str(exc.with_path(str(config.path)))
         except Exception as exc:  # a plugin bug must not take the other sources down
@@ -225,9 +235,18 @@ def _collect_all(
             result.error = f"{type(exc).__name__}: {exc}"
         result.seconds = time.time() - started
         result.problems = ctx.problems
-        store.record_run(name, started, time.time(), result.error, result.events, len(ctx.problems))
         if result.error:
             log.info("source %s failed: %s", name, result.error)
         report.results.append(result)
-    store.prune(now.timestamp() - config.retention.total_seconds())
+        if locked is None:
+            try:
+                store.record_run(name, started, time.time(), result.error, result.events, len(ctx.problems))
+            except StoreLocked as exc:
+                locked = exc
+                result.error = result.error or str(exc)
+    if locked is None:
+        try:
+            store.prune(now.timestamp() - config.retention.total_seconds())
+        except StoreLocked as exc:
+            log.info("prune skipped: %s", exc)
     return report

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import hmac
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,13 +27,40 @@ from .app import Runtime
 from .errors import TeampulseError, WebhookRejected
 from .exporter import ExportState, exposition, render
 from .model import ACTION_KINDS
-from .page import render_page
+from .page import _STYLE, render_page
 from .timeutil import iso, parse_time
 from .webconfig import WebConfig
 
 log = logging.getLogger("teampulse.serve")
 API_TOKEN_ENV = "TEAMPULSE_API_TOKEN"
 MAX_BODY = 64 * 1024
+# The actions API's JSON is a flat object: deeper nesting is refused before it is parsed.
+MAX_JSON_DEPTH = 16
+# A cycle running longer than max(this many intervals, STUCK_FLOOR) makes /healthz say "stuck".
+STUCK_INTERVALS = 3
+STUCK_FLOOR = 600.0
+# The page is static HTML with inline SVG and one inline <style>: no script, no frame, no form.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()}'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+# The earliest time an action may carry (the store counts in Unix seconds).
+EARLIEST_ACTION = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BadRequest(Exception):
+    """A request to answer with a 4xx and a one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class Service:
@@ -44,6 +77,16 @@ class Service:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._problems: dict[str, int] = {}
+        # Monotonic; tests swap it. When the running collection cycle began (None between cycles).
+        self.clock: Callable[[], float] = time.monotonic
+        self.cycle_started: float | None = None
+        interval = runtime.config.interval.total_seconds()
+        self.stuck_after = max(STUCK_INTERVALS * interval, STUCK_FLOOR)
+
+    def collecting_for(self) -> float | None:
+        """Seconds the running collection cycle has taken so far, None between cycles."""
+        started = self.cycle_started
+        return None if started is None else max(0.0, self.clock() - started)
 
     def refresh(self, collect: bool = True) -> None:
         """Collect (optionally), evaluate and swap in the new cached exposition."""
@@ -78,10 +121,13 @@ class Service:
     def _loop(self) -> None:
         interval = self.runtime.config.interval.total_seconds()
         while not self._stop.is_set():
+            self.cycle_started = self.clock()
             try:
                 self.refresh()
             except Exception:
                 log.exception("collection cycle failed")
+            finally:
+                self.cycle_started = None
             self._wake.wait(interval)
             self._wake.clear()
 
@@ -105,21 +151,58 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
         server_version = "teampulse"
         # A client that connects and then says nothing gives up its thread after this long.
         timeout = CLIENT_TIMEOUT
+        _replied = False
+
+        def version_string(self) -> str:
+            return "teampulse"  # no Python version: nothing for a scanner to match
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.command, self.path.split("?")[0])
+            log.debug("%s %s", getattr(self, "command", None), getattr(self, "path", "").split("?")[0])
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            self._replied = True
+            super().send_response(code, message)
+
+        def end_headers(self) -> None:
+            # On every reply, the base class's own error pages included.
+            for name, value in SECURITY_HEADERS:
+                self.send_header(name, value)
+            super().end_headers()
+
+        def handle_one_request(self) -> None:
+            """Answer one request; anything unexpected is a 500 and one log line, not a traceback."""
+            self._replied = False
+            try:
+                super().handle_one_request()
+            except (ConnectionError, TimeoutError, ssl.SSLError):
+                self.close_connection = True  # the client went away or stalled: nobody to answer
+            except Exception as exc:
+                self.close_connection = True
+                path = getattr(self, "path", "").split("?")[0][:200]
+                # The type only: an exception's text may carry input (a name, a secret).
+                log.error("%s %s failed: %s", getattr(self, "command", "?"), path, type(exc).__name__)
+                if not self._replied:
+                    with contextlib.suppress(OSError):
+                        self._json(500, {"error": "internal error (logged)"}, indent=None)
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _json(self, status: int, data: Any) -> None:
-            self._send(status, json.dumps(data, indent=2).encode() + b"\n", "application/json")
+        def _json(self, status: int, data: Any, indent: int | None = 2) -> None:
+            self._send(status, json.dumps(data, indent=indent).encode() + b"\n", "application/json")
+
+        def _refuse(self, exc: BadRequest) -> None:
+            # The body may be left unread: do not read it as the next request.
+            self.close_connection = True
+            self._json(exc.status, {"error": str(exc)})
 
         def do_HEAD(self) -> None:
             self.do_GET()
@@ -145,35 +228,7 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 body, content_type = exposition(state, self.headers.get("Accept"), cached=metrics)
                 self._send(200, body, content_type)
             elif path == "/healthz":
-                # "degraded" (a source failed, or skipped input, in its last run) still answers
-                # 200: a liveness probe would restart teampulse for a bad calendar file or a Jira
-                # outage, and a restart fixes neither. The sources' state is in the body (and in
-                # teampulse_source_up / _problems); 503 only until the first evaluation.
-                runs = {r.source: r for r in state.runs}
-                sources = {}
-                for name in state.sources:
-                    run = runs.get(name)
-                    sources[name] = {
-                        "up": bool(run and run.consecutive_failures == 0),
-                        "problems": run.problems if run else 0,
-                        "consecutive_failures": run.consecutive_failures if run else 0,
-                        "last_success": (
-                            iso(datetime.fromtimestamp(run.last_success, UTC))
-                            if run and run.last_success
-                            else None
-                        ),
-                        "last_error": run.last_error if run else None,
-                    }
-                degraded = any(not s["up"] or s["problems"] for s in sources.values())
-                started = service.cycles > 0
-                self._json(
-                    200 if started else 503,
-                    {
-                        "status": ("degraded" if degraded else "ok") if started else "starting",
-                        "collected_at": iso(datetime.fromtimestamp(state.collected_at, UTC)),
-                        "sources": sources,
-                    },
-                )
+                self._healthz(state)
             elif path == "/":
                 config = service.runtime.config
                 team = parse_qs(urlsplit(self.path).query).get("team", [None])[0]
@@ -191,6 +246,42 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             else:
                 self._json(404, {"error": "not found"})
 
+        def _healthz(self, state: ExportState) -> None:
+            # "degraded" (a source failed, or skipped input, in its last run) still answers
+            # 200: a liveness probe would restart teampulse for a bad calendar file or a Jira
+            # outage, and a restart fixes neither. The sources' state is in the body (and in
+            # teampulse_source_up / _problems); 503 until the first evaluation, and when the
+            # collection cycle has run for longer than service.stuck_after ("stuck"): a
+            # thread that hangs cannot be stopped from inside, a restart is what frees it.
+            runs = {r.source: r for r in state.runs}
+            sources = {}
+            for name in state.sources:
+                run = runs.get(name)
+                sources[name] = {
+                    "up": bool(run and run.consecutive_failures == 0),
+                    "problems": run.problems if run else 0,
+                    "consecutive_failures": run.consecutive_failures if run else 0,
+                    "last_success": (
+                        iso(datetime.fromtimestamp(run.last_success, UTC))
+                        if run and run.last_success
+                        else None
+                    ),
+                    "last_error": run.last_error if run else None,
+                }
+            degraded = any(not s["up"] or s["problems"] for s in sources.values())
+            started = service.cycles > 0
+            collecting = service.collecting_for()
+            stuck = collecting is not None and collecting > service.stuck_after
+            status = "stuck" if stuck else ("degraded" if degraded else "ok") if started else "starting"
+            body: dict[str, Any] = {
+                "status": status,
+                "collected_at": iso(datetime.fromtimestamp(state.collected_at, UTC)),
+                "collecting_for_seconds": None if collecting is None else int(collecting),
+                "stuck_after_seconds": int(service.stuck_after),
+                "sources": sources,
+            }
+            self._json(200 if started and not stuck else 503, body)
+
         def _token_ok(self) -> bool:
             """Answer 403/401 unless the actions API is on and the request carries its token."""
             token = os.environ.get(API_TOKEN_ENV)
@@ -202,7 +293,7 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             given = self.headers.get("X-Teampulse-Token") or self.headers.get(
                 "Authorization", ""
             ).removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), token.encode()):
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
                 self._json(401, {"error": "missing or wrong bearer token"})
                 return False
             return True
@@ -215,9 +306,13 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             team = query.get("team", [None])[0]
             try:
                 since = parse_time(query["since"][0]) if "since" in query else None
+                if since is not None:
+                    since.astimezone(UTC)
                 rows = service.runtime.list_actions(team, since)
-            except ValueError as exc:
-                self._json(400, {"error": str(exc)})
+            except (ValueError, OverflowError) as exc:
+                self._json(
+                    400, {"error": str(exc) if isinstance(exc, ValueError) else "since is out of range"}
+                )
                 return
             self._json(
                 200,
@@ -263,27 +358,41 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 return
             if not self._token_ok():
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length <= 0 or length > MAX_BODY:
-                self._json(400, {"error": "a JSON body of at most 64 KiB is required"})
-                return
             try:
-                body = json.loads(self.rfile.read(length))
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-                team, kind = body.get("team"), body.get("kind", "recorded")
-                if kind not in ACTION_KINDS:
-                    raise ValueError(f"kind must be one of {', '.join(ACTION_KINDS)}")
-                at = parse_time(body["at"]) if body.get("at") else datetime.now(UTC)
-                note = body.get("note")
-                if note is not None and not isinstance(note, str):
-                    raise ValueError("note must be a string")
-                ident = service.runtime.record_action(str(team), kind, at, note, source="api")
-            except (ValueError, KeyError, json.JSONDecodeError) as exc:
+                body = _action_body(self._body())
+                team, kind, at, note = _action(body)
+                # Validated above in full: nothing is stored for a request that then fails.
+                ident = service.runtime.record_action(team, kind, at, note, source="api")
+            except BadRequest as exc:
+                self._refuse(exc)
+                return
+            except ValueError as exc:
                 self._json(400, {"error": str(exc)})
                 return
             service.trigger()
             self._json(HTTPStatus.CREATED, {"id": ident, "team": team, "kind": kind, "at": iso(at)})
+
+        def _body(self) -> bytes:
+            """Read the body its Content-Length announces; BadRequest for anything else."""
+            text = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding"):
+                raise BadRequest(411, "send the body with a Content-Length, not chunked")
+            if text is None or not text.strip():
+                raise BadRequest(
+                    411, f"a body of at most {MAX_BODY // 1024} KiB with a Content-Length is required"
+                )
+            text = text.strip()
+            if not text.isascii() or not text.isdigit():
+                raise BadRequest(400, "Content-Length must be a number of bytes")
+            if len(text) > 12 or int(text) > MAX_BODY:
+                raise BadRequest(413, f"the body is over {MAX_BODY // 1024} KiB")
+            length = int(text)
+            if length == 0:
+                raise BadRequest(400, "the body is empty")
+            body = self.rfile.read(length)
+            if len(body) < length:
+                raise BadRequest(400, "the body is shorter than its Content-Length")
+            return body
 
         def _webhook(self, name: str) -> None:
             source = service.runtime.sources.get(name)
@@ -291,21 +400,79 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             if receive is None:
                 self._json(404, {"error": f"no webhook source named {name!r}"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length <= 0 or length > MAX_BODY:
-                self._json(400, {"error": "a body of at most 64 KiB is required"})
+            try:
+                body = self._body()
+            except BadRequest as exc:
+                self._refuse(exc)
                 return
-            body = self.rfile.read(length)
             try:
                 events = receive(body, {k.lower(): v for k, v in self.headers.items()}, datetime.now(UTC))
             except WebhookRejected as exc:
                 self._json(exc.status, {"error": str(exc)})
+                return
+            except Exception as exc:
+                # The plugin should have said WebhookRejected(400, why); the delivery is still bad
+                # input, not a server error. Its type only: the text may quote the body.
+                log.warning("webhook %s: a delivery failed to parse: %s", name, type(exc).__name__)
+                self._json(400, {"error": "the delivery could not be read"})
                 return
             service.runtime.store_events(name, events)
             service.trigger()
             self._json(HTTPStatus.ACCEPTED, {"stored": len(events)})
 
     return Handler
+
+
+def _json_depth(body: bytes) -> int:
+    """Return how deeply a JSON text nests arrays and objects (strings skipped), in one pass."""
+    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _action_body(body: bytes) -> dict[str, Any]:
+    if _json_depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(400, f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, an integer of 5,000 digits
+        raise BadRequest(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest(400, "the body must be a JSON object")
+    return data
+
+
+def _action(body: dict[str, Any]) -> tuple[str, str, datetime, str | None]:
+    """Check every field of an action before anything is stored."""
+    team, kind, note = body.get("team"), body.get("kind", "recorded"), body.get("note")
+    if not isinstance(team, str) or not team:
+        raise BadRequest(400, "team must be a team's name (a string)")
+    if not isinstance(kind, str) or kind not in ACTION_KINDS:
+        raise BadRequest(400, f"kind must be one of {', '.join(ACTION_KINDS)}")
+    if note is not None and not isinstance(note, str):
+        raise BadRequest(400, "note must be a string")
+    given = body.get("at")
+    if given is None or given == "":
+        return team, kind, datetime.now(UTC), note
+    if not isinstance(given, str):
+        raise BadRequest(400, "at must be an ISO 8601 time (a string), e.g. 2026-03-15T12:00:00Z")
+    try:
+        at = parse_time(given)
+        utc = at.astimezone(UTC)  # year 1 at +05:00 is before anything a datetime holds
+    except ValueError as exc:
+        raise BadRequest(400, f"at must be an ISO 8601 time: {exc}") from None
+    except OverflowError:
+        raise BadRequest(400, "at must be an ISO 8601 time after 1970-01-01 and not in the future") from None
+    if utc < EARLIEST_ACTION:
+        raise BadRequest(400, "at must be an ISO 8601 time after 1970-01-01")
+    return team, kind, at, note
 
 
 # A client gets this long to finish the TLS handshake, and then to send each request.
@@ -321,16 +488,72 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False  # stopping does not wait for clients (a scraper's open connection)
+    request_queue_size = 128  # the listen backlog (socketserver's default is 5)
     ssl_context: ssl.SSLContext | None = None
+    web: WebConfig | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # At most this many connections have a thread; the next ones get a 503 straight away.
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connection_slots.acquire(blocking=False):
+            self._turn_away(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
+
+    def _turn_away(self, request: socket.socket) -> None:
+        # In the accept loop: never wait on this client. Over TLS there is no plain reply to
+        # give before a handshake, so the connection is just closed.
+        if self.ssl_context is None:
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(_BUSY)
+                request.shutdown(socket.SHUT_WR)
+                request.recv(65536)  # what already came: closing on unread input would reset
+        self.shutdown_request(request)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is not None:
+            context = self.ssl_context
+            if self.web is not None:
+                self.web.refresh()  # a renewed certificate is used without a restart
+                context = self.web.ssl_context or context
             request.settimeout(CLIENT_TIMEOUT)
             try:
-                request = self.ssl_context.wrap_socket(request, server_side=True)
+                request = context.wrap_socket(request, server_side=True)
             except (OSError, ValueError):
                 return  # a failed or abandoned handshake: nothing to answer; the socket is closed
         super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line through the teampulse logger, never a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError):
+            log.debug("client went away: %s", type(exc).__name__)
+        else:
+            log.error("request failed: %s", type(exc).__name__)
+
+
+# A connection over the cap gets this, without its request being read.
+MAX_CONNECTIONS = 64
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nServer: teampulse\r\nRetry-After: 1\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 44\r\nConnection: close\r\n"
+    + "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS).encode()
+    + b'\r\n{"error": "too many connections; retry"}\n'
+)
 
 
 class _IPv6Server(_Server):
@@ -347,6 +570,7 @@ def listen(runtime: Runtime, host: str, port: int, web: WebConfig | None = None)
         # Port in use, an address not on this machine, a name that does not resolve.
         raise TeampulseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     httpd.ssl_context = web.ssl_context if web else None
+    httpd.web = web
     return httpd, service
 
 

@@ -28,6 +28,15 @@ from .model import (
 )
 
 SCHEMA_VERSION = 7
+# How long a write waits for another process's write transaction before giving up. A sync's
+# batches commit in milliseconds, so a store held for longer is held by something else (a
+# second `serve`, a `collect` beside it, a backup tool): say so instead of failing at once.
+BUSY_TIMEOUT_SECONDS = 30.0
+# FULL: every commit fsyncs the write-ahead log before it returns, so what the store
+# acknowledged (a webhook delivery answered 202, an action answered 201, a sync batch with its
+# cursor) survives a power loss or an OS crash, not only a process crash (NORMAL's promise in
+# WAL mode). It costs one fsync per commit; a sync commits once per page of 100 issues.
+SYNCHRONOUS = "FULL"
 _BY_TIME = itemgetter(1, 0)
 
 
@@ -239,6 +248,15 @@ def _item_times(item: WorkItem, entries: list[list[Any]]) -> tuple[float | None,
     return started, done
 
 
+class StoreLocked(TeampulseError):
+    """Another process held the store's write lock for longer than BUSY_TIMEOUT_SECONDS."""
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
+
+
 class Store:
     """One SQLite file; safe to share between the collector and the web threads."""
 
@@ -248,13 +266,25 @@ class Store:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise self._locked() from None
+            raise TeampulseError(f"{path}: not a usable teampulse store: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise TeampulseError(f"{path}: not a usable teampulse store: {exc}") from None
+
+    def _locked(self) -> StoreLocked:
+        return StoreLocked(
+            f"{self.path}: the store is locked by another process (waited {BUSY_TIMEOUT_SECONDS:g} s "
+            "for its write to end): is a second teampulse writing to the same state file?"
+        )
 
     def close(self) -> None:
         """Close the database."""
@@ -271,7 +301,12 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block in one write transaction."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc):
+                    raise self._locked() from None
+                raise
             try:
                 yield self._db
             except BaseException:
@@ -305,12 +340,17 @@ class Store:
 
     def bind_key(self, fingerprint: str) -> None:
         """Record the key's fingerprint on first use; refuse a store written with another key."""
-        with self.transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE name = ?", (KEY_FINGERPRINT,)).fetchone()
-            if row is None:
-                # A new store, or one from before fingerprints: its first key is its key.
-                db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (KEY_FINGERPRINT, fingerprint))
-                return
+        # Read first: a bound store needs no write lock (so a busy store fails a cycle's writes,
+        # reported per source, rather than this check).
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (KEY_FINGERPRINT,)).fetchone()
+        if row is None:
+            with self.transaction() as db:
+                row = db.execute("SELECT value FROM meta WHERE name = ?", (KEY_FINGERPRINT,)).fetchone()
+                if row is None:
+                    # A new store, or one from before fingerprints: its first key is its key.
+                    db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (KEY_FINGERPRINT, fingerprint))
+                    return
         if not hmac.compare_digest(str(row[0]), fingerprint):
             raise KeyMismatch(
                 f"{self.path}: TEAMPULSE_PSEUDONYM_KEY is not the key this store was written with "

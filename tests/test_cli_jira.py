@@ -155,8 +155,11 @@ def test_killed_mid_sync_then_restarted_ends_with_the_same_numbers(tmp_path: Pat
         db = crashed / "demo.db"
         deadline = time.time() + 60
         while time.time() < deadline:
-            if db.exists() and _store_counts(db)["items"] >= 30:
-                break
+            try:
+                if db.exists() and _store_counts(db)["items"] >= 30:
+                    break
+            except sqlite3.OperationalError:
+                pass  # the file exists before its schema is committed
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -161,6 +161,18 @@ def test_user_search_by_email(server: EmulatorServer) -> None:
         assert call(server, "GET", "/rest/api/2/user/search", params={"username": "kenji"}).status_code == 400
 
 
+def test_a_hidden_address_is_left_out_of_user_objects_but_still_found(ds: Dataset) -> None:
+    for mode in ("cloud", "datacenter"):
+        hidden = ds.add_user("hana.mori@demo.example", "Hana Mori", email_visible=False)
+        ds.reassign("PAY-2", "hana.mori@demo.example")
+        with EmulatorServer(ds, mode=mode) as srv:
+            assignee = search(srv, "key = PAY-2")["issues"][0]["fields"]["assignee"]
+            assert "emailAddress" not in assignee and assignee["displayName"] == "Hana Mori"
+            params = {"query": hidden.email} if srv.cloud else {"username": hidden.email}
+            found = call(srv, "GET", "/rest/api/2/user/search", params=params).json()
+            assert [u["displayName"] for u in found] == ["Hana Mori"] and "emailAddress" not in found[0]
+
+
 # ---------------------------------------------------------------- changelogs
 
 
@@ -243,7 +255,9 @@ def test_change_items_for_every_kind(server: EmulatorServer, ds: Dataset) -> Non
     assert (due["from"], due["to"], due["toString"]) == (None, "2026-03-20", "2026-03-20 00:00:00.0")
     assignee = next(i for i in items if i["field"] == "assignee")
     ana = ds.user("ana.silva@demo.example")
-    assert assignee["to"] == (ana.account_id if server.cloud else "ana.silva")
+    # Data Center change items carry the user key (JIRAUSER<n> since Jira 8), not the name.
+    assert assignee["to"] == (ana.account_id if server.cloud else ana.key)
+    assert ana.key.startswith("JIRAUSER") and ana.key != ana.name
     assert (assignee["fromString"], assignee["toString"]) == ("Kenji Sato", "Ana Silva")
     assert [i["field"] for i in items[-2:]] == ["status", "resolution"]
     fields = search(server, "key = PAY-3")["issues"][0]["fields"]

@@ -137,7 +137,11 @@ def test_web_config_serves_tls_with_basic_auth(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("basic_auth_users:\n  prom: plaintext\n", "basic_auth_users.prom: must be a bcrypt hash"),
-        ("http_server_config:\n  http2: false\n", "http_server_config: unknown key"),
+        ("http_server_config:\n  http2: false\n", "http_server_config: not supported by teampulse"),
+        (
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_auth_type: RequireAndVerifyClientCert\n",
+            "tls_server_config.client_auth_type: RequireAndVerifyClientCert requires client_ca_file",
+        ),
     ],
 )
 def test_bad_web_config_is_one_line_exit_2(tmp_path: Path, text: str, message: str) -> None:

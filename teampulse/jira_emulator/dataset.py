@@ -66,13 +66,17 @@ class Dataset:
             self.version += 1
 
     # reference data
-    def add_user(self, email: str, display_name: str, timezone: str = "UTC") -> User:
-        """Add a user (idempotent by e-mail) and return it."""
+    def add_user(
+        self, email: str, display_name: str, timezone: str = "UTC", email_visible: bool = True
+    ) -> User:
+        """Add a user (idempotent by e-mail) and return it; `email_visible` False hides the address."""
         with self.lock:
             existing = self.users.get(email.lower())
             if existing is not None:
                 return existing
-            user = User.make(email, display_name, timezone, index=len(self.users) + 100)
+            user = User.make(
+                email, display_name, timezone, index=len(self.users) + 100, email_visible=email_visible
+            )
             self.users[email.lower()] = user
             self.version += 1
             return user

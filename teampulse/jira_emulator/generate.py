@@ -452,8 +452,13 @@ def generate_organisation(
 # ---------------------------------------------------------------- bulk
 
 
-def generate_bulk(n_issues: int, seed: int = 1, now: datetime | None = None, projects: int = 10) -> Dataset:
-    """Generate a large dataset fast: 3-8 histories per issue, ~1% with more than 100 (Cloud's cap)."""
+def generate_bulk(
+    n_issues: int, seed: int = 1, now: datetime | None = None, projects: int = 10, hidden_emails: int = 0
+) -> Dataset:
+    """Generate a large dataset fast: 3-8 histories per issue, ~1% with more than 100 (Cloud's cap).
+
+    `hidden_emails` N > 0: every Nth user hides the address from user objects (privacy setting).
+    """
     if now is None:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
     elif now.tzinfo is None:
@@ -462,9 +467,9 @@ def generate_bulk(n_issues: int, seed: int = 1, now: datetime | None = None, pro
     ds = Dataset(DEFAULT_STATUSES, now=now)
     users: list[User] = []
     for index, (display, email) in enumerate(_people(rng, min(200, len(FIRST_NAMES) * len(LAST_NAMES)))):
-        users.append(
-            ds.add_user(email, display, REMOTE_ZONES[index % len(REMOTE_ZONES)] if index % 7 == 0 else "UTC")
-        )
+        zone = REMOTE_ZONES[index % len(REMOTE_ZONES)] if index % 7 == 0 else "UTC"
+        hidden = hidden_emails > 0 and index % hidden_emails == 0
+        users.append(ds.add_user(email, display, zone, email_visible=not hidden))
     todo, doing, review, done = (ds.status(n) for n in ("To Do", "In Progress", "In Review", "Done"))
     now_ms = to_ms(now)
     year_ms = 365 * 86_400_000

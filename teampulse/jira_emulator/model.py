@@ -41,7 +41,12 @@ DEFAULT_STATUSES: tuple[Status, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A Jira user; Cloud identifies it by account id, Data Center by name and key."""
+    """A Jira user; Cloud identifies it by account id, Data Center by name and key.
+
+    `email_visible` False: the user's profile hides the address (Cloud's privacy setting, or
+    Data Center's email visibility): user objects come without `emailAddress`, while user
+    search still finds the user by it.
+    """
 
     email: str
     display_name: str
@@ -50,9 +55,12 @@ class User:
     account_id: str = ""
     name: str = ""
     key: str = ""
+    email_visible: bool = True
 
     @staticmethod
-    def make(email: str, display_name: str, timezone: str = "UTC", index: int = 0) -> User:
+    def make(
+        email: str, display_name: str, timezone: str = "UTC", index: int = 0, email_visible: bool = True
+    ) -> User:
         """Build a user with Cloud and Data Center identifiers derived from the e-mail."""
         digest = hashlib.sha1(email.lower().encode()).hexdigest()
         return User(
@@ -62,6 +70,7 @@ class User:
             account_id="5b" + digest[:22],
             name=email.split("@", 1)[0],
             key=f"JIRAUSER{10000 + index}",
+            email_visible=email_visible,
         )
 
 

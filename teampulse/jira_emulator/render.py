@@ -179,6 +179,8 @@ class Renderer:
                 "active": user.active,
                 "timeZone": user.timezone,
             }
+        if not user.email_visible:
+            del rendered["emailAddress"]
         self._users[id(user)] = rendered
         return rendered
 
@@ -313,9 +315,11 @@ class Renderer:
         return rendered
 
     def _user_ident(self, user: User | None) -> str | None:
+        # Data Center change items store the user key (stable across renames; JIRAUSER<n> for
+        # users created since Jira 8), not the name that user objects also carry.
         if user is None:
             return None
-        return user.account_id if self.cloud else user.name
+        return user.account_id if self.cloud else user.key
 
     def item(self, item: ChangeItem) -> dict[str, Any]:
         """Render a change item with Jira's from/to (ids) and fromString/toString (display) values."""

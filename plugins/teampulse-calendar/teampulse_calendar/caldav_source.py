@@ -10,8 +10,9 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from teampulse import Batch, CollectContext, SourceError
 
+from .budget import Budget, BudgetExceeded
 from .config import HISTORY_READ, CaldavSettings, CommonSettings, is_email
-from .ics_source import members_of
+from .ics_source import members_of, over_budget
 from .parse import ParsedCalendar, parse_calendar
 from .signals import calendar_signals, fallback_zone, replacing
 
@@ -95,7 +96,15 @@ class CaldavSource:
                     failures += 1
                     ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
                     continue
-                yield _batch(ctx, owner, texts, label, now, common)
+                size = sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
+                if size > common.max_bytes:
+                    ctx.problem(
+                        f"{label}: {size:,} bytes, more than {common.max_bytes:,} (max_bytes); skipped"
+                    )
+                    continue
+                batch = _batch(ctx, owner, texts, label, now, common)
+                if batch is not None:
+                    yield batch
             if calendars and failures == len(calendars):
                 raise SourceError(f"caldav server {_host(self.settings.url)}: no calendar could be read")
             yield Batch(events=[], cursor=HISTORY_READ)
@@ -142,20 +151,26 @@ def _texts(cal: Any, lo: datetime, hi: datetime) -> list[str]:
 
 def _batch(
     ctx: CollectContext, owner: str, texts: list[str], label: str, now: datetime, common: CommonSettings
-) -> Batch:
-    parsed = ParsedCalendar()
-    for i, text in enumerate(texts, 1):
-
-        def report(message: str, i: int = i) -> None:
-            ctx.problem(f"{label}: resource #{i}: {message}")
-
-        one = parse_calendar(text, report)
-        if one is not None:
-            parsed.merge(one)
-
+) -> Batch | None:
     def report_all(message: str) -> None:
         ctx.problem(f"{label}: {message}")
 
-    fallback = fallback_zone(owner, ctx.teams, common.timezone)
-    signals = calendar_signals(owner, parsed, now, common, fallback, report_all)
+    budget = Budget(common.max_seconds)
+    try:
+        with budget.enforced():
+            parsed = ParsedCalendar()
+            for i, text in enumerate(texts, 1):
+
+                def report(message: str, i: int = i) -> None:
+                    ctx.problem(f"{label}: resource #{i}: {message}")
+
+                budget.check()
+                one = parse_calendar(text, report, budget)
+                if one is not None:
+                    parsed.merge(one)
+            fallback = fallback_zone(owner, ctx.teams, common.timezone)
+            signals = calendar_signals(owner, parsed, now, common, fallback, report_all, budget)
+    except BudgetExceeded:
+        report_all(over_budget(common))
+        return None
     return Batch(events=replacing(owner, now, common, signals))

@@ -20,6 +20,7 @@ __all__ = [
     "COMMON_KEYS",
     "HISTORY_READ",
     "ICS_KEYS",
+    "MAX_BYTES",
     "CaldavSettings",
     "CommonSettings",
     "IcsSettings",
@@ -32,6 +33,8 @@ COMMON_KEYS = (
     "days_back",
     "days_ahead",
     "max_instances",
+    "max_bytes",
+    "max_seconds",
     "timeout_seconds",
     "timezone",
     "one_on_one_words",
@@ -40,6 +43,10 @@ COMMON_KEYS = (
 )
 ICS_KEYS = ("paths", "urls", *COMMON_KEYS)
 CALDAV_KEYS = ("url", "username", "password_env", "calendars", *COMMON_KEYS)
+
+# A person's calendar over a few months is kilobytes; one this large is a mistake (or an
+# attack) and is refused before it is read into memory.
+MAX_BYTES = 10 * 1024 * 1024
 
 _EMAIL = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$")
 
@@ -56,6 +63,8 @@ class CommonSettings:
     days_back: float = 35.0
     days_ahead: float = 14.0
     max_instances: int = 3500
+    max_bytes: int = MAX_BYTES  # per calendar: a file, a URL's reply, a CalDAV calendar's events
+    max_seconds: float = 10.0  # per calendar: parse and expansion; over it, the calendar is not used
     timeout_seconds: float = 30.0
     timezone: str = "UTC"  # for calendars that name no zone of their own
     classifier: Classifier = field(default_factory=Classifier)
@@ -136,6 +145,8 @@ def _common(config: PluginConfig) -> CommonSettings:
         days_back=config.number("days_back", 35, 0),
         days_ahead=config.number("days_ahead", 14, 0),
         max_instances=_int(config, "max_instances", 3500, 1),
+        max_bytes=_int(config, "max_bytes", MAX_BYTES, 1024),
+        max_seconds=config.number("max_seconds", 10, 0.1),
         timeout_seconds=config.number("timeout_seconds", 30, 1),
         timezone=zone,
         classifier=classifier,

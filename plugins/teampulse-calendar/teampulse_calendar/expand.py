@@ -11,6 +11,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from .budget import Budget
 from .parse import ParsedCalendar, Series
 
 __all__ = ["MAX_RULE_STEPS", "Occurrence", "expand", "rule_steps"]
@@ -90,7 +91,9 @@ def _steps(rule: Any, seconds: float) -> int:
     freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
     if freq not in _PERIOD_SECONDS:
         return 0
-    interval = max(int((rule.get("INTERVAL") or [1])[0] or 1), 1)
+    interval = int((rule.get("INTERVAL") or [1])[0])
+    if interval < 1:
+        return MAX_RULE_STEPS * 1000  # dateutil never ends such a rule (parse reports it first)
     steps = seconds / (_PERIOD_SECONDS[freq] * interval) + 1
     level = _ORDER.index(freq)
     for part, unit in _BY_UNIT.items():
@@ -146,10 +149,17 @@ def expand(
     zone: tzinfo,
     max_instances: int,
     report: Report,
+    budget: Budget | None = None,
 ) -> Iterator[Occurrence]:
-    """Yield the occurrences overlapping [lo, hi]; report bad series and the cap, never raise."""
+    """Yield the occurrences overlapping [lo, hi]; report bad series and the cap.
+
+    Never raises but BudgetExceeded (not an Exception), which the budget's checks raise
+    between series and between occurrences.
+    """
     count = 0
     for series in parsed.series.values():
+        if budget is not None:
+            budget.check()
         steps = max((rule_steps(c, hi) for c in series.components), default=0)
         if steps > MAX_RULE_STEPS:
             report(
@@ -162,7 +172,9 @@ def expand(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # library notes on guessed zones are not ours to log
-                found = list(_series_occurrences(series, parsed, lo, hi, zone, max_instances - count + 1))
+                found = list(
+                    _series_occurrences(series, parsed, lo, hi, zone, max_instances - count + 1, budget)
+                )
             for occurrence in found:
                 count += 1
                 if count > max_instances:
@@ -207,14 +219,22 @@ def _outside(series: Series, lo: datetime, hi: datetime) -> bool:
 
 
 def _series_occurrences(
-    series: Series, parsed: ParsedCalendar, lo: datetime, hi: datetime, zone: tzinfo, limit: int
+    series: Series,
+    parsed: ParsedCalendar,
+    lo: datetime,
+    hi: datetime,
+    zone: tzinfo,
+    limit: int,
+    budget: Budget | None = None,
 ) -> Iterator[Occurrence]:
-    query = recurring_ical_events.of(_calendar_for(series, parsed, zone))
     # The window is widened and cut again below: floating and all-day times get their
     # offset only once converted, and the library compares them without one.
     span_lo, span_hi = lo - _SLACK, hi + _SLACK
+    query = recurring_ical_events.of(_calendar_for(series, parsed, zone))
     for ser in query.series:
         for occ in ser.between(span_lo, span_hi):
+            if budget is not None:
+                budget.check()
             all_day = not isinstance(occ.start, datetime)
             start = _to_utc(occ.start, zone, series.unknown_zone)
             end = _to_utc(occ.end, zone, series.unknown_zone) if occ.end is not None else start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -12,15 +13,13 @@ from pathlib import Path
 
 from teampulse import Batch, CollectContext, SourceError
 
-from .config import HISTORY_READ, CommonSettings, IcsSettings, is_email
+from .budget import Budget, BudgetExceeded
+from .config import HISTORY_READ, MAX_BYTES, CommonSettings, IcsSettings, is_email
 from .parse import parse_calendar
 from .signals import calendar_signals, fallback_zone, replacing
 
-__all__ = ["MAX_BYTES", "IcsSource", "members_of", "read_text"]
+__all__ = ["MAX_BYTES", "IcsSource", "members_of", "over_budget", "read_text"]
 
-# A person's calendar over a few months is kilobytes; a file this large is a mistake
-# (or an attack) and is refused before it is read into memory.
-MAX_BYTES = 32 * 1024 * 1024
 _EMAIL_IN_TEXT = re.compile(r"[^\s/\\]+@[^\s/\\]+")
 
 
@@ -59,12 +58,14 @@ class IcsSource:
         settings: IcsSettings,
         base_dir: Path,
         name: str = "calendars",
-        fetch: Callable[[str, float], bytes] | None = None,
+        fetch: Callable[[str, float, int], bytes] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.base_dir = base_dir
         self.name = name
         self.fetch = fetch or fetch_url
+        self.clock = clock  # for the time budget of each calendar
 
     def matches(self) -> dict[str, list[Path]]:
         """Return the files each configured glob matches, sorted by path."""
@@ -111,10 +112,15 @@ class IcsSource:
                 continue
             try:
                 size = path.stat().st_size
-                if size > MAX_BYTES:
-                    ctx.problem(f"{label}: {size:,} bytes, more than {MAX_BYTES:,}; skipped")
+                if size > common.max_bytes:
+                    ctx.problem(f"{label}: {_too_large(size, common)}")
                     continue
-                text = read_text(path.read_bytes())
+                with path.open("rb") as file:
+                    data = file.read(common.max_bytes + 1)  # the file may have grown since stat
+                if len(data) > common.max_bytes:
+                    ctx.problem(f"{label}: {_too_large(len(data), common)}")
+                    continue
+                text = read_text(data)
             except OSError as exc:
                 ctx.problem(f"{label}: cannot read ({type(exc).__name__}); skipped")
                 continue
@@ -127,9 +133,12 @@ class IcsSource:
                 skipped += 1
                 continue
             try:
-                data = self.fetch(url, common.timeout_seconds)
+                data = self.fetch(url, common.timeout_seconds, common.max_bytes)
             except FetchError as exc:
                 ctx.problem(f"{label}: cannot fetch ({exc}); skipped")
+                continue
+            if len(data) > common.max_bytes:
+                ctx.problem(f"{label}: {_too_large(len(data), common)}")
                 continue
             batch = self._batch(ctx, owner, read_text(data), label, now, common)
             if batch is not None:
@@ -144,20 +153,38 @@ class IcsSource:
         def report(message: str) -> None:
             ctx.problem(f"{label}: {message}")
 
-        parsed = parse_calendar(text, report)
-        if parsed is None:
+        budget = Budget(common.max_seconds, self.clock)
+        try:
+            with budget.enforced():
+                parsed = parse_calendar(text, report, budget)
+                if parsed is None:
+                    return None
+                fallback = fallback_zone(owner, ctx.teams, common.timezone)
+                signals = calendar_signals(owner, parsed, now, common, fallback, report, budget)
+        except BudgetExceeded:
+            report(over_budget(common))
             return None
-        fallback = fallback_zone(owner, ctx.teams, common.timezone)
-        signals = calendar_signals(owner, parsed, now, common, fallback, report)
         return Batch(events=replacing(owner, now, common, signals))
+
+
+def over_budget(common: CommonSettings) -> str:
+    """Return the problem of a calendar that took longer than `max_seconds`."""
+    return (
+        f"took more than {common.max_seconds:g} s to read (max_seconds); "
+        "the calendar is not used (what it said before is kept)"
+    )
+
+
+def _too_large(size: int, common: CommonSettings) -> str:
+    return f"{size:,} bytes, more than {common.max_bytes:,} (max_bytes); skipped"
 
 
 class FetchError(Exception):
     """A calendar URL could not be fetched; the message never contains the URL."""
 
 
-def fetch_url(url: str, timeout: float) -> bytes:
-    """GET a calendar URL (webcal:// as https://), refusing replies over MAX_BYTES."""
+def fetch_url(url: str, timeout: float, limit: int = MAX_BYTES) -> bytes:
+    """GET a calendar URL (webcal:// as https://), refusing replies over `limit` bytes."""
     if url.lower().startswith("webcal"):
         url = "http" + url[len("webcal") :]
     request = urllib.request.Request(
@@ -165,7 +192,7 @@ def fetch_url(url: str, timeout: float) -> bytes:
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
-            data = reply.read(MAX_BYTES + 1)
+            data = reply.read(limit + 1)
     except urllib.error.HTTPError as exc:
         raise FetchError(f"HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
@@ -175,6 +202,6 @@ def fetch_url(url: str, timeout: float) -> bytes:
         raise FetchError(text) from None
     except (OSError, ValueError) as exc:
         raise FetchError(type(exc).__name__) from None
-    if len(data) > MAX_BYTES:
-        raise FetchError(f"reply larger than {MAX_BYTES:,} bytes")
+    if len(data) > limit:
+        raise FetchError(f"reply larger than {limit:,} bytes (max_bytes)")
     return data

@@ -11,6 +11,7 @@ import icalendar
 
 from teampulse import Event, PersonSignal, SignalsReplaced, TeamInfo
 
+from .budget import Budget
 from .config import CommonSettings, is_email
 from .expand import Occurrence, expand
 from .parse import ParsedCalendar
@@ -109,13 +110,14 @@ def calendar_signals(
     settings: CommonSettings,
     fallback: str,
     report: Report,
+    budget: Budget | None = None,
 ) -> list[PersonSignal]:
     """Return the signals of one person's calendar (meetings, time off, their time zone)."""
     zone_name = parsed.zone
     zone: tzinfo = ZoneInfo(zone_name or fallback)
     lo, hi = now - settings.back, now + settings.ahead
     out: dict[str, PersonSignal] = {}
-    occurrences = expand(parsed, lo, hi, zone, settings.max_instances, report)
+    occurrences = expand(parsed, lo, hi, zone, settings.max_instances, report, budget)
     for signal in _signals(owner, occurrences, settings):
         out.setdefault(signal.id, signal)  # a duplicated entry in one file is one signal
     if zone_name:

@@ -18,10 +18,12 @@ from teampulse import SourceError
 
 from .config import JiraSettings
 
-__all__ = ["BACKOFF_BASE_SECONDS", "Transport", "retry_after_seconds"]
+__all__ = ["BACKOFF_BASE_SECONDS", "CONNECT_TIMEOUT_SECONDS", "Transport", "retry_after_seconds"]
 
 T = TypeVar("T")
 BACKOFF_BASE_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 5.0  # a reachable server accepts within this; the read timeout is settable
+NOT_JSON = "the reply is not JSON (a proxy's login or maintenance page, or not a Jira server?)"
 RETRY_STATUSES = (429, 503)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _ISSUE_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
@@ -63,13 +65,18 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.host = settings.host
         self.sleep = sleep
         self.clock = clock
         self.rng = rng
+        self.monotonic = monotonic
         self.requests = 0
+        # Seconds this transport (one collection cycle) lost to failed requests and retry
+        # waits; past settings.cycle_budget_seconds, a failure is not retried.
+        self.lost = 0.0
         self._client: JIRA | None = None
 
     @property
@@ -89,7 +96,7 @@ class Transport:
                 return JIRA(
                     server=s.url,
                     max_retries=0,  # the client's own retries ignore long Retry-After; ours honour it
-                    timeout=s.timeout_seconds,
+                    timeout=(min(CONNECT_TIMEOUT_SECONDS, s.timeout_seconds), s.timeout_seconds),
                     get_server_info=True,
                     **auth,
                 )
@@ -118,6 +125,7 @@ class Transport:
         attempt = 0
         while True:
             self.requests += 1
+            started = self.monotonic()
             try:
                 return request()
             except JIRAError as exc:
@@ -125,22 +133,29 @@ class Transport:
                 if missing_ok and status == 404:
                     return None
                 delay, reason = self._retry_delay(what, exc, attempt)
-            except requests.exceptions.JSONDecodeError as exc:
-                raise SourceError(
-                    f"{self.host}: {what}: the reply is not JSON (is the url a Jira server?)"
-                ) from exc
             except requests.exceptions.SSLError as exc:
                 raise SourceError(f"{self.host}: {what}: TLS error: {type(exc).__name__}") from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 delay = self._backoff(attempt)
                 reason = self._connection_problem(exc)
-            except ValueError as exc:
-                raise SourceError(
-                    f"{self.host}: {what}: the reply is not JSON (is the url a Jira server?)"
-                ) from exc
+            except ValueError:
+                # JSON that does not parse (requests' and orjson's errors are ValueErrors). With
+                # status 200 this is most often a proxy's login or maintenance page in front of
+                # Jira, gone a moment later: retried like a 5xx. A url that is not Jira at all
+                # fails once the retries or the budget are spent.
+                delay = self._backoff(attempt)
+                reason = NOT_JSON
+            self.lost += self.monotonic() - started
             if attempt >= s.max_retries:
                 raise SourceError(f"{self.host}: {what}: {reason}, gave up after {attempt} retries")
+            if self.lost + delay > s.cycle_budget_seconds:
+                raise SourceError(
+                    f"{self.host}: {what}: {reason}, gave up after {attempt} retries: this cycle spent "
+                    f"its time budget for failures, cycle_budget_seconds ({s.cycle_budget_seconds:g} s); "
+                    "what was synced is kept and the next cycle goes on"
+                )
             self.sleep(delay)
+            self.lost += delay
             attempt += 1
 
     def _retry_delay(self, what: str, exc: JIRAError, attempt: int) -> tuple[float, str]:
@@ -185,8 +200,10 @@ class Transport:
 
     def _connection_problem(self, exc: Exception) -> str:
         text = str(exc)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return f"no connection within {min(CONNECT_TIMEOUT_SECONDS, self.settings.timeout_seconds):g} s"
         if isinstance(exc, requests.exceptions.Timeout):
-            return f"no reply within {self.settings.timeout_seconds:.0f} s"
+            return f"no reply within {self.settings.timeout_seconds:g} s"
         if "refused" in text:
             return "connection refused"
         if "resolve" in text or "Name or service not known" in text or "getaddrinfo" in text:

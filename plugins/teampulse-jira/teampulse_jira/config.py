@@ -20,6 +20,7 @@ KEYS = (
     "max_retries",
     "max_retry_wait_seconds",
     "timeout_seconds",
+    "cycle_budget_seconds",
     "reconcile_hours",
 )
 DEPLOYMENTS = ("auto", "cloud", "datacenter")
@@ -39,7 +40,8 @@ class JiraSettings:
     history_days: float = 90.0
     max_retries: int = 5
     max_retry_wait_seconds: float = 300.0
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 20.0  # read timeout; connecting gets CONNECT_TIMEOUT_SECONDS at most
+    cycle_budget_seconds: float = 60.0  # time a cycle may lose to failed requests and retry waits
     reconcile_hours: float = 24.0
 
     @property
@@ -78,7 +80,8 @@ def parse_settings(config: PluginConfig) -> JiraSettings:
     history = config.number("history_days", 90, 1)
     retries = _int(config, "max_retries", 5, 0)
     retry_wait = config.number("max_retry_wait_seconds", 300, 0)
-    timeout = config.number("timeout_seconds", 30, 1)
+    timeout = config.number("timeout_seconds", 20, 1)
+    budget = config.number("cycle_budget_seconds", 60, 0)
     reconcile = config.number("reconcile_hours", 24, 0)
     # The token is read last so that a typo elsewhere is reported first.
     token = config.secret("token_env")
@@ -96,5 +99,6 @@ def parse_settings(config: PluginConfig) -> JiraSettings:
         max_retries=retries,
         max_retry_wait_seconds=retry_wait,
         timeout_seconds=timeout,
+        cycle_budget_seconds=budget,
         reconcile_hours=reconcile,
     )

@@ -1,7 +1,7 @@
 """The source's cursor: per team, the sync position, the known issue ids and the last reconciliation.
 
 Format (JSON-safe, versioned):
-    {"v": 1, "teams": {"payments": {"jql": "3f2a9c1e0b7d", "updated": "2026-03-15T12:00:00+00:00",
+    {"v": 2, "teams": {"payments": {"jql": "3f2a9c1e0b7d", "updated": "2026-03-15T12:00:00+00:00",
                                     "ids": "7ps.1.2.1b", "reconciled": "2026-03-15T00:00:00+00:00"}}}
 `ids` is the sorted set of issue ids, as base-36 deltas joined by "." (about 3 bytes an issue).
 """
@@ -16,7 +16,8 @@ from typing import Any
 
 __all__ = ["VERSION", "TeamCursor", "decode_ids", "encode_ids", "jql_digest", "load_teams"]
 
-VERSION = 1
+VERSION = 2
+LEGACY = frozenset({1})  # older cursor versions read for their ids, then synced afresh
 
 
 def encode_ids(ids: Iterable[int]) -> str:
@@ -104,11 +105,25 @@ class TeamCursor:
 
 
 def load_teams(cursor: Mapping[str, Any] | None) -> dict[str, TeamCursor]:
-    """Read the per-team state from a committed cursor (None or another version: nothing)."""
-    if not cursor or cursor.get("v") != VERSION or not isinstance(cursor.get("teams"), Mapping):
+    """Read the per-team state from a committed cursor (None or an unknown version: nothing).
+
+    A version-1 cursor was written while a Jira user's identity could depend on the order users
+    were met in (one person stored under two pseudonyms): its teams keep their known ids (for
+    reconciliation) but lose their JQL digest, so the next sync reads each team's window afresh
+    and every re-read item is stored again under the stable identities.
+    """
+    if (
+        not cursor
+        or cursor.get("v") not in LEGACY | {VERSION}
+        or not isinstance(cursor.get("teams"), Mapping)
+    ):
         return {}
-    return {
+    teams = {
         str(name): TeamCursor.from_json(raw)
         for name, raw in cursor["teams"].items()
         if isinstance(raw, Mapping)
     }
+    if cursor.get("v") != VERSION:
+        for tc in teams.values():
+            tc.jql = ""
+    return teams

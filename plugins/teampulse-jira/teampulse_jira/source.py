@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,6 +51,7 @@ class JiraSource:
     def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.sleep = sleep
+        self.rng: Callable[[], float] = random.random  # backoff jitter; a test fixes it
         self.people: People | None = None
         self.searched: set[str] = set()  # member e-mails already looked up with user/search
         self.changelog_endpoint = True  # older Data Center lacks issue/{id}/changelog
@@ -57,10 +59,18 @@ class JiraSource:
 
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
         """Yield one batch per page of each team's updated issues, then removals."""
-        transport = Transport(self.settings, sleep=self.sleep)
+        transport = Transport(self.settings, sleep=self.sleep, rng=self.rng)
         transport.connect()
         try:
             yield from _Collection(self, transport, ctx).run()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+            # A reply of an unexpected shape where the source relies on one (an issue that is not
+            # an object, an id that is not a number): the cycle fails in one line, and what the
+            # batches before it carried stays committed.
+            raise SourceError(
+                f"{transport.host}: a reply of an unexpected shape ({type(exc).__name__}): is the url a "
+                "Jira server, or a proxy rewriting its replies?"
+            ) from None
         finally:
             self.last_requests = transport.requests
             transport.close()
@@ -105,6 +115,11 @@ class _Collection:
             client.deploymentType = "Cloud" if self.cloud else "Server"
         if self.source.people is None or self.source.people.cloud != self.cloud:
             self.source.people = People(self.cloud)
+        # Every team's people, whichever team is synced: a member of one team shows up in
+        # another's issues, and must be the same person whichever team came first.
+        self.source.people.configure(
+            email for team in self.ctx.teams for email in (team.manager, *team.members)
+        )
         myself = self._dict("myself", self.transport.call("myself", client.myself))
         self.zone = _zone(myself.get("timeZone"))
         statuses = self.transport.get("status", "status")
@@ -238,11 +253,17 @@ class _Collection:
     def _translate_page(
         self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
     ) -> list[WorkItem]:
-        """Translate a page; look team members up once if it names people without an address."""
+        """Translate a page; look configured people up once if it names an unmapped Jira id.
+
+        A page is translated again when the look-ups, or a user object on the page itself,
+        mapped an id: a change item read before the object that maps its id must not keep
+        the id (the person would split in two, depending on the order of the page).
+        """
         people = self.translator.people
         people.unknown = False
+        mapped = len(people.emails)
         items = self._translate(page, team, histories)
-        if people.unknown and self._resolve_members(team):
+        if people.unknown and (self._resolve_members() or len(people.emails) != mapped):
             items = self._translate(page, team, histories)
         return items
 
@@ -284,6 +305,7 @@ class _Collection:
     ) -> Iterator[dict[str, Any]]:
         """Page a Cloud search/jql by nextPageToken, sending what enhanced_search_issues sends."""
         token: str | None = None
+        tokens: set[str] = set()
         while True:
             params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
             if expand:
@@ -295,6 +317,7 @@ class _Collection:
             token = reply.get("nextPageToken")
             if not token or reply.get("isLast") is True:
                 return
+            token = self._new_token(what, token, tokens)
 
     def _offset_pages(
         self, what: str, jql: str, size: int, fields: Sequence[str], expand: str | None
@@ -363,6 +386,7 @@ class _Collection:
     def _bulkfetch(self, ids: list[str]) -> dict[str, list[Any]]:
         result: dict[str, list[Any]] = {}
         wanted = set(ids)
+        tokens: set[str] = set()
         for at in range(0, len(ids), BULKFETCH_MAX_ISSUES):
             body: dict[str, Any] = {
                 "issueIdsOrKeys": ids[at : at + BULKFETCH_MAX_ISSUES],
@@ -381,7 +405,7 @@ class _Collection:
                 token = reply.get("nextPageToken")
                 if not token:
                     break
-                body = {**body, "nextPageToken": token}
+                body = {**body, "nextPageToken": self._new_token("changelog", token, tokens)}
         return result
 
     def _dc_changelog(self, issue_id: str) -> list[Any] | None:
@@ -413,18 +437,21 @@ class _Collection:
 
     # -- people --
 
-    def _resolve_members(self, team: TeamInfo) -> bool:
-        """Look up (once per process) the Jira ids of team members not yet seen with an e-mail."""
+    def _resolve_members(self) -> bool:
+        """Look up (once per process) the Jira ids of configured people not mapped yet.
+
+        Every team's people, not only the synced team's: who a Jira id is must not depend on
+        which team's issues named it first.
+        """
         people = self.translator.people
         known = people.known_emails()
         learnt = False
-        for email in (team.manager, *team.members):
-            email = email.lower()
-            if not email or email in known or email in self.source.searched:
+        for email in sorted(people.configured):
+            if email in known or email in self.source.searched:
                 continue
-            self.source.searched.add(email)
             params = {"query": email} if self.cloud else {"username": email}
             users = self.transport.get("user search", "user/search", params)
+            self.source.searched.add(email)  # only once answered: a failed cycle asks again
             if not isinstance(users, list):
                 continue
             exact = [
@@ -433,13 +460,19 @@ class _Collection:
             match = (
                 exact[0] if exact else users[0] if len(users) == 1 and isinstance(users[0], Mapping) else None
             )
-            if match is None:
-                continue
-            for ident in ("accountId",) if self.cloud else ("name", "key"):
-                if match.get(ident):
-                    people.emails[str(match[ident])] = email
-                    learnt = True
+            ident = people.ident(match) if match is not None else None
+            if ident is not None and ident not in people.emails:
+                people.emails[ident] = email
+                learnt = True
         return learnt
+
+    def _new_token(self, what: str, token: object, tokens: set[str]) -> str:
+        """Return a page token, refusing one met before: the paging would never end."""
+        text = str(token)
+        if text in tokens:
+            raise SourceError(f"{self.transport.host}: {what}: the server sent the same page token twice")
+        tokens.add(text)
+        return text
 
     def _dict(self, what: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

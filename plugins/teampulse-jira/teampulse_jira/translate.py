@@ -63,48 +63,49 @@ def parse_sprint(value: object) -> Sprint | None:
 
 
 class People:
-    """What the source has learnt about Jira users: their e-mail addresses, for the process's life."""
+    """Who a Jira user is, from a stable identifier alone, whatever the order users are met in.
+
+    A user is known by its account id (Cloud) or its user key (Data Center: change items carry
+    the key; names can be renamed). A configured person (a team's manager or member) becomes
+    their e-mail address, as the rest of teampulse knows them; anyone else becomes
+    "jira:<id>", even where Jira shows an address. The id -> address map comes from user
+    objects that show a configured address and from looking configured addresses up
+    (user/search); the source looks up every configured address not yet mapped before it
+    translates a page naming an unmapped id, so the answer never depends on what came first.
+    """
 
     def __init__(self, cloud: bool) -> None:
         self.cloud = cloud
-        self.emails: dict[str, str] = {}  # accountId (Cloud) or name and key (DC) -> e-mail
-        self.names: dict[str, str] = {}  # DC user key -> name, so changelogs match assignees
-        self.unknown = False  # set when an identifier without e-mail was met
-        self._id_key = "accountId" if cloud else "name"
+        self.emails: dict[str, str] = {}  # accountId (Cloud) or user key (DC) -> configured e-mail
+        self.configured: frozenset[str] = frozenset()  # lower-case addresses of configured people
+        self.unknown = False  # set when an id not mapped to a configured person was met
+
+    def configure(self, emails: Iterable[str]) -> None:
+        """Set the configured people's addresses (every team's manager and members)."""
+        self.configured = frozenset(e.strip().lower() for e in emails if e and e.strip())
+
+    def ident(self, user: Mapping[str, Any]) -> str | None:
+        """Return a user object's stable identifier: accountId (Cloud), key or else name (DC)."""
+        value = user.get("accountId") if self.cloud else (user.get("key") or user.get("name"))
+        return str(value) if value else None
 
     def learn(self, user: Mapping[str, Any]) -> str | None:
-        """Remember a user object's e-mail; return its person identifier."""
-        ident = user.get(self._id_key)
+        """Return a user object's person identifier; remember the id of a configured address."""
+        ident = self.ident(user)
         if ident is not None:
-            # Most objects are people already met: one look-up, no lower-casing or stores.
             known = self.emails.get(ident)
             if known is not None:
                 return known
         email = user.get("emailAddress")
-        if self.cloud:
-            ident = user.get("accountId")
-            if email and ident:
-                self.emails[ident] = email = email.lower()
-                return email
-        else:
-            ident = user.get("name")
-            key = user.get("key")
-            if key and ident and key != ident:
-                self.names[key] = ident
-            if email and (ident or key):
-                email = email.lower()
-                if ident:
-                    self.emails[ident] = email
-                if key:
-                    self.emails[key] = email
-                return email
-            ident = ident or key
-        if email:
-            return str(email).lower()
+        email = email.strip().lower() if isinstance(email, str) else None
+        if email and email in self.configured:
+            if ident is not None:
+                self.emails[ident] = email
+            return email
         return self.by_id(ident)
 
     def by_id(self, ident: object) -> str | None:
-        """Return the person identifier for a raw Jira user id (accountId, name or key)."""
+        """Return the person identifier for a raw Jira user id (accountId, or key on DC)."""
         if not ident:
             return None
         ident = str(ident)
@@ -112,7 +113,7 @@ class People:
         if email is not None:
             return email
         self.unknown = True
-        return "jira:" + self.names.get(ident, ident)
+        return "jira:" + ident
 
     def known_emails(self) -> set[str]:
         """Return the e-mail addresses whose Jira ids are known."""

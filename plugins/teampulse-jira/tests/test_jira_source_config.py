@@ -26,7 +26,8 @@ def test_minimal_config_applies_the_documented_defaults():
     s = parse_settings(config(url="https://example.atlassian.net/", token_env="JIRA_TEST_TOKEN"))
     assert s.url == "https://example.atlassian.net" and s.email is None and s.token == "s3cret-token"
     assert (s.deployment, s.page_size, s.overlap_seconds, s.history_days) == ("auto", 100, 600, 90)
-    assert (s.max_retries, s.max_retry_wait_seconds, s.timeout_seconds, s.reconcile_hours) == (5, 300, 30, 24)
+    assert (s.max_retries, s.max_retry_wait_seconds, s.timeout_seconds, s.reconcile_hours) == (5, 300, 20, 24)
+    assert s.cycle_budget_seconds == 60
     assert "s3cret" not in repr(s)
 
 

@@ -266,11 +266,15 @@ def test_retries_are_bounded(jira, monkeypatch):
 def test_a_non_json_reply_names_the_host(jira, monkeypatch):
     server, _ds, _keys, faults = jira
     faults.not_json(status=200, path="myself")
-    source, _sleeps = make_source(server.url, monkeypatch)
+    source, sleeps = make_source(server.url, monkeypatch, max_retries=2)
     with pytest.raises(SourceError) as err:
         run(source)
     host = server.url.removeprefix("http://")
-    assert str(err.value) == f"{host}: myself: the reply is not JSON (is the url a Jira server?)"
+    assert str(err.value) == (
+        f"{host}: myself: the reply is not JSON (a proxy's login or maintenance page, or not a Jira "
+        "server?), gave up after 2 retries"
+    )
+    assert len(sleeps) == 2
 
 
 def test_a_dropped_connection_is_retried(jira, monkeypatch):
@@ -459,7 +463,7 @@ def test_hidden_addresses_are_learnt_with_one_user_search_per_member(mode, monke
         fresh, _ = make_source(server.url, monkeypatch)
         later = {i.key: i for i in items_of(run(fresh, now=NOW + timedelta(hours=1))[0])}
         dora = ds.user("dora@example.com")
-        assert later["PAY-7"].assignee == "jira:" + (dora.account_id if mode == "cloud" else dora.name)
+        assert later["PAY-7"].assignee == "jira:" + (dora.account_id if mode == "cloud" else dora.key)
 
 
 def test_data_center_paging_survives_rows_moving_during_the_sync(monkeypatch):
@@ -500,3 +504,70 @@ def test_first_sync_reaches_back_as_far_as_the_core_reads(jira, monkeypatch):
     # and it tells the core from when the team's history is whole
     covered = [e for b in batches for e in b.events if isinstance(e, WorkItemsCovered)]
     assert covered == [WorkItemsCovered(team="payments", start=NOW - timedelta(days=30))]
+
+
+# -- the cycle's time budget: a hung or odd Jira holds a cycle for a bounded time --
+
+# The emulator delays a "hung" reply this long; the client's read timeout (1 s) fires first.
+HANG_MS = 10_000
+
+
+def test_an_html_page_with_status_200_is_retried_like_a_5xx(jira, monkeypatch):
+    server, _ds, keys, faults = jira
+    # A proxy's login or maintenance page, served with 200, on the first search page.
+    faults.not_json(status=200, path="search", count=1)
+    source, sleeps = make_source(server.url, monkeypatch)
+    source.rng = lambda: 0.0
+    items = items_of(run(source)[0])
+    assert sorted(i.id for i in items) == sorted(keys)
+    assert sleeps == [1.0]  # one backoff step, as for a 502
+
+
+def test_html_pages_without_end_stop_when_the_cycle_budget_is_spent(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    faults.not_json(status=200, path="myself")
+    source, sleeps = make_source(server.url, monkeypatch, cycle_budget_seconds=5, max_retries=20)
+    source.rng = lambda: 0.0  # backoff steps of 1, 2, 4, ... seconds
+    with pytest.raises(SourceError) as err:
+        run(source)
+    message = str(err.value)
+    # 1 + 2 s waited; a third wait of 4 s would pass the 5 s budget: given up, not after 20 retries.
+    assert sleeps == [1.0, 2.0]
+    assert "myself: the reply is not JSON" in message and "gave up after 2 retries" in message
+    assert "cycle_budget_seconds (5 s)" in message and "\n" not in message
+
+
+def test_a_hung_jira_is_given_up_on_within_the_budget(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    source, sleeps = make_source(
+        server.url, monkeypatch, timeout_seconds=1, cycle_budget_seconds=1.5, max_retries=3
+    )
+    healthy, _ = run(source)
+    requests_when_healthy = source.last_requests
+    faults.latency(HANG_MS, path="search")  # every search now hangs
+    with pytest.raises(SourceError) as err:
+        run(source)
+    message = str(err.value)
+    assert "search: no reply within 1 s" in message and "cycle_budget_seconds (1.5 s)" in message
+    # The first search hung for the read timeout (1 s); a retry after at least 1 s more would
+    # pass the 1.5 s budget: no wait, no second search (3 retries were allowed).
+    assert sleeps == []
+    assert source.last_requests < requests_when_healthy
+    assert len(items_of(healthy)) == N_ISSUES
+
+
+def test_a_budget_spent_mid_sync_keeps_the_pages_already_synced(jira, monkeypatch):
+    server, _ds, _keys, faults = jira
+    source, sleeps = make_source(server.url, monkeypatch, timeout_seconds=1, cycle_budget_seconds=1.5)
+    ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+    got: list[WorkItem] = []
+    cursors = []
+    with pytest.raises(SourceError, match="cycle_budget_seconds"):
+        for batch in source.collect(ctx):
+            got.extend(e for e in batch.events if isinstance(e, WorkItem))
+            cursors.append(batch.cursor)
+            if got and not faults.rules():
+                faults.latency(HANG_MS, path="search")  # Jira hangs after the first page
+    # The page read before the hang came with its cursor, so the core committed it.
+    assert 0 < len(got) < N_ISSUES and cursors[-1] is not None
+    assert sleeps == []

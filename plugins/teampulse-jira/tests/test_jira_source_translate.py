@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from teampulse_jira.cursor import TeamCursor, decode_ids, encode_ids, load_teams
+from teampulse_jira.cursor import VERSION, TeamCursor, decode_ids, encode_ids, load_teams
 from teampulse_jira.source import team_query
 from teampulse_jira.timeparse import format_jql, parse_date, parse_ts
 from teampulse_jira.translate import People, Translator, parse_sprint, status_map
@@ -140,6 +140,7 @@ def test_sprints_parse_from_cloud_objects_and_data_center_strings():
 
 def test_a_cloud_issue_becomes_one_work_item_with_its_followed_changes():
     people = People(cloud=True)
+    people.configure(["bob@example.com"])
     translator = Translator(status_map(STATUSES), SPRINT_FIELD, people)
     item = translator.work_item(cloud_issue(), "payments")
     assert item.id == "10042" and item.key == "PAY-12" and item.team == "payments"
@@ -163,7 +164,7 @@ def test_a_cloud_issue_becomes_one_work_item_with_its_followed_changes():
     assert not people.unknown  # only authors lacked an address, and authors are not read
 
 
-def test_data_center_issue_uses_names_and_string_sprints():
+def test_data_center_issue_uses_user_keys_and_string_sprints():
     people = People(cloud=False)
     translator = Translator(status_map(STATUSES), SPRINT_FIELD, people)
     issue = cloud_issue()
@@ -177,15 +178,30 @@ def test_data_center_issue_uses_names_and_string_sprints():
             change.pop("fieldId")
     issue["changelog"]["histories"][0]["items"][2]["to"] = "JIRAUSER10100"
     item = translator.work_item(issue, "payments")
-    assert item.assignee == "jira:bob"
+    # The key, not the name: change items carry the key, and names can be renamed.
+    assert item.assignee == "jira:JIRAUSER10100"
     assert item.sprints == (Sprint("12", "closed"),)
     assignee_change = next(c for c in item.changes if c.field == "assignee")
-    assert assignee_change.to_value == "jira:bob"  # the key maps back to the name
+    assert assignee_change.to_value == "jira:JIRAUSER10100"
     assert [c.field for c in item.changes] == ["status", "assignee", "duedate", "sprint"]
-    issue["fields"]["assignee"]["emailAddress"] = "Bob@example.com"
+
+
+def test_a_shown_address_names_a_configured_person_only():
+    people = People(cloud=True)
+    people.configure(["Bob@example.com"])
+    translator = Translator(status_map(STATUSES), SPRINT_FIELD, people)
+    issue = cloud_issue()
+    # Someone outside the configured teams stays a Jira id, even with an address shown, so
+    # that the change items (ids only) name the same person as the user object.
+    issue["fields"]["assignee"] = {"accountId": "acc-bob", "emailAddress": "dora@example.com"}
+    item = translator.work_item(issue, "payments")
+    assert item.assignee == "jira:acc-bob"
+    assert next(c for c in item.changes if c.field == "assignee").to_value == "jira:acc-bob"
+    assert people.unknown and people.emails == {}
+    # A configured address maps the id: the object and the change item agree.
+    issue["fields"]["assignee"] = {"accountId": "acc-bob", "emailAddress": "BOB@example.com"}
     item = translator.work_item(issue, "payments")
     assert item.assignee == "bob@example.com"
-    # Learnt from the object: the changelog's user key now maps to the address too.
     assert next(c for c in item.changes if c.field == "assignee").to_value == "bob@example.com"
     del issue["fields"]["assignee"]["emailAddress"]
     assert translator.work_item(issue, "payments").assignee == "bob@example.com"
@@ -211,11 +227,18 @@ def test_id_sets_encode_compactly_and_round_trip():
 
 def test_cursor_round_trips_and_ignores_foreign_shapes():
     tc = TeamCursor(jql="abc", updated=datetime(2026, 3, 15, 12, tzinfo=UTC), ids={1, 5})
-    cursor = {"v": 1, "teams": {"payments": tc.to_json()}}
+    cursor = {"v": VERSION, "teams": {"payments": tc.to_json()}}
     back = load_teams(cursor)["payments"]
     assert back.ids == {1, 5} and back.updated == tc.updated and back.jql == "abc" and back.reconciled is None
     assert load_teams(None) == {} and load_teams({"v": 99}) == {}
-    assert load_teams({"v": 1, "teams": {"x": {"nope": 1}}})["x"].jql == ""
+    assert load_teams({"v": VERSION, "teams": {"x": {"nope": 1}}})["x"].jql == ""
+
+
+def test_a_version_1_cursor_keeps_its_ids_but_syncs_afresh():
+    # Version 1 was written while identities could split: its teams are read again in full.
+    tc = TeamCursor(jql="abc", updated=datetime(2026, 3, 15, 12, tzinfo=UTC), ids={1, 5})
+    back = load_teams({"v": 1, "teams": {"payments": tc.to_json()}})["payments"]
+    assert back.ids == {1, 5} and back.jql == ""
 
 
 @pytest.mark.parametrize(

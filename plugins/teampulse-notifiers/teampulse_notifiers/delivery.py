@@ -40,9 +40,16 @@ def host_of(url: str) -> str:
 def check_url(config: PluginConfig, key: str, allow_query: bool = False) -> str:
     """Return the http(s) URL at `key`, refusing credentials inside it."""
     url = config.str(key)
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        raise ConfigError(config.key(key), "must be an http:// or https:// URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(config.key(key), "must be an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - urllib checks the port only when asked
+    except ValueError:
+        raise ConfigError(config.key(key), "has a port outside 0..65535") from None
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             config.key(key), "must not hold credentials; use username/password_env or bearer_token_env"

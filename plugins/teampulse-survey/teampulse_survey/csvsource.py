@@ -15,7 +15,7 @@ from teampulse import Batch, CollectContext, ConfigError, PersonSignal, PluginCo
 from .scoring import COMMON_KEYS, AnswerError, Scoring, normalise_header, parse_scoring
 from .timeparse import parse_submitted
 
-__all__ = ["CSV_KEYS", "CsvSettings", "SurveyCsvSource", "parse_csv_settings"]
+__all__ = ["CSV_KEYS", "MAX_BYTES", "CsvSettings", "SurveyCsvSource", "parse_csv_settings", "records"]
 
 CSV_KEYS = (
     *COMMON_KEYS,
@@ -26,7 +26,11 @@ CSV_KEYS = (
     "id_column",
     "encoding",
     "delimiter",
+    "max_bytes",
 )
+# An export of a few thousand responses is a few megabytes; a file this large is a mistake
+# (or an attack) and is refused before it is read into memory.
+MAX_BYTES = 50 * 1024 * 1024
 # Tried in this order when submitted_at_column is not set: our own name, Google Forms,
 # Microsoft Forms (completion, not start), Typeform (older and newer exports).
 TIME_COLUMNS = ("submitted_at", "Timestamp", "Completion time", "Submitted At", "Submit Date (UTC)")
@@ -48,6 +52,7 @@ class CsvSettings:
     id_column: str | None = None
     encoding: str = "utf-8-sig"
     delimiter: str | None = None  # None: the first of DELIMITERS whose header fits
+    max_bytes: int = MAX_BYTES
 
 
 def parse_csv_settings(config: PluginConfig) -> CsvSettings:
@@ -68,6 +73,9 @@ def parse_csv_settings(config: PluginConfig) -> CsvSettings:
     delimiter = config.optional_str("delimiter")
     if delimiter is not None and len(delimiter) != 1:
         raise ConfigError(config.key("delimiter"), "must be one character")
+    max_bytes = config.number("max_bytes", MAX_BYTES, 1)
+    if max_bytes != int(max_bytes):
+        raise ConfigError(config.key("max_bytes"), "must be a whole number")
     return CsvSettings(
         paths=tuple(paths),
         base_dir=config.base_dir,
@@ -78,11 +86,57 @@ def parse_csv_settings(config: PluginConfig) -> CsvSettings:
         id_column=config.optional_str("id_column"),
         encoding=encoding,
         delimiter=delimiter,
+        max_bytes=int(max_bytes),
     )
 
 
 class FileProblem(Exception):
     """The whole file is unusable; the message is safe to show."""
+
+
+def records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line number, lines) of each CSV record: a line break inside quotes goes on.
+
+    csv raises on a cell over `csv.field_size_limit()` in the middle of a record and goes on
+    reading at the next line, which may be inside the record (a quoted cell with line
+    breaks): its rest would read as rows. Cut into records first, a record's error stays
+    the record's. A record ends at a line break after an even number of quote characters
+    (an escaped quote is two); a quote never closed makes the rest of the file one record.
+    """
+    lines = io.StringIO(text)  # split as csv's reader over io.StringIO(text) splits
+    number = 1
+    pending: list[str] = []
+    quotes = 0
+    start = 1
+    for line in lines:
+        if not pending:
+            start = number
+        pending.append(line)
+        quotes += line.count('"')
+        number += 1
+        if quotes % 2 == 0:
+            yield start, pending
+            pending = []
+            quotes = 0
+    if pending:
+        yield start, pending
+
+
+class CellTooLarge(Exception):
+    """A cell is over csv's field size limit; the message is safe to show."""
+
+
+def parse_record(lines: list[str], delimiter: str, strict: bool = True) -> list[str]:
+    """Return the cells of one record; raise CellTooLarge, or csv.Error when it is not CSV."""
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter, strict=strict))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise CellTooLarge(f"a cell is larger than {csv.field_size_limit():,} characters") from None
+        raise
+    if len(rows) > 1:  # a quote inside an unquoted cell: csv ends the record early
+        raise csv.Error("a quote inside an unquoted cell")
+    return rows[0] if rows else []
 
 
 @dataclass(frozen=True)
@@ -149,9 +203,16 @@ class SurveyCsvSource:
             return str(path)
 
     def _load(self, path: Path) -> str:
+        limit = self.settings.max_bytes
         try:
-            with path.open(encoding=self.settings.encoding, newline="") as f:
-                text = f.read()
+            size = path.stat().st_size
+            if size > limit:
+                raise FileProblem(f"is {size:,} bytes, more than {limit:,} (max_bytes); skipped")
+            with path.open("rb") as f:
+                data = f.read(limit + 1)  # the file may have grown since
+            if len(data) > limit:
+                raise FileProblem(f"is more than {limit:,} bytes (max_bytes); skipped")
+            text = data.decode(self.settings.encoding)
         except UnicodeDecodeError:
             raise FileProblem(f"is not {self.settings.encoding} text (set encoding)") from None
         except OSError as exc:
@@ -165,8 +226,11 @@ class SurveyCsvSource:
         s = self.settings
         best: tuple[int, str, list[str]] | None = None
         for delimiter in (s.delimiter,) if s.delimiter else DELIMITERS:
+            first = next(records(text), None)
             try:
-                header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
+                header = parse_record(first[1], delimiter) if first else None
+            except CellTooLarge as exc:
+                raise FileProblem(f"line 1: {exc}; the file is skipped") from None
             except csv.Error:
                 raise FileProblem("is not valid CSV (line 1)") from None
             if not header:
@@ -221,18 +285,16 @@ class SurveyCsvSource:
         layout = self._layout(text)
         scoring = self.settings.scoring
         # strict: an unterminated quote would otherwise swallow every later row unnoticed.
-        reader = csv.reader(io.StringIO(text), delimiter=layout.delimiter, strict=True)
-        next(reader)  # the header, read by _layout
+        rows = records(text)
+        next(rows, None)  # the header, read by _layout
         events: list[PersonSignal] = []
         seen: dict[str, int] = {}
-        while True:
-            # The record starts on the line after the last one the reader consumed; quoted
-            # cells with line breaks make the two differ from the record count.
-            line = reader.line_num + 1
+        for line, lines in rows:
             try:
-                row = next(reader)
-            except StopIteration:
-                break
+                row = parse_record(lines, layout.delimiter)
+            except CellTooLarge as exc:
+                ctx.problem(f"{rel}: line {line}: {exc}; the row is skipped")
+                continue
             except csv.Error as exc:
                 ctx.problem(f"{rel}: line {line}: not valid CSV ({exc}); the rest of the file is skipped")
                 break
