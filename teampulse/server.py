@@ -503,7 +503,7 @@ class _Server(ThreadingHTTPServer):
             return
         try:
             super().process_request(request, client_address)
-        except BaseException:
+        except Exception:  # no thread started (none left): its slot is free again
             self.connection_slots.release()
             raise
 
@@ -581,8 +581,7 @@ def run(
     ready: threading.Event | None = None,
 ) -> None:
     """Evaluate, start collecting and serve on a bound server until interrupted."""
-    if threading.current_thread() is threading.main_thread():
-        _stop_on_signals()
+    stopped = _stop_on_signals(httpd) if threading.current_thread() is threading.main_thread() else []
     try:
         service.start()
         scheme = "https" if web and web.ssl_context else "http"
@@ -591,23 +590,32 @@ def run(
         if ready:
             ready.set()
         httpd.serve_forever(poll_interval=0.2)
+        if stopped:
+            raise KeyboardInterrupt  # stopped by a signal: the command exits 130
     finally:
         service.stop()
         httpd.server_close()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_on_signals() -> None:
-    """Stop cleanly (store closed, exit 130) on SIGINT and SIGTERM, whatever the parent set.
+def _stop_on_signals(httpd: _Server) -> list[int]:
+    """Stop serving cleanly (store closed, exit 130) on SIGINT and SIGTERM; return the signals seen.
 
     A shell that starts serve in the background leaves SIGINT ignored, so Python installs no
     handler for it; SIGTERM (`kill`, `docker stop`) would end the process without cleaning up.
+    The handler only asks the accept loop to end: an exception raised wherever the signal
+    lands can be lost on the way (a request being handed to its thread).
     """
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    seen: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if not seen:
+            # shutdown() waits for the loop to end, so it cannot run in the loop's own thread.
+            threading.Thread(target=httpd.shutdown, name="teampulse-stop", daemon=True).start()
+        seen.append(signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return seen
 
 
 def _url_host(host: str) -> str:
