@@ -152,6 +152,7 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
         # A client that connects and then says nothing gives up its thread after this long.
         timeout = CLIENT_TIMEOUT
         _replied = False
+        _unread = False
 
         def version_string(self) -> str:
             return "teampulse"  # no Python version: nothing for a scanner to match
@@ -200,9 +201,16 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             self._send(status, json.dumps(data, indent=indent).encode() + b"\n", "application/json")
 
         def _refuse(self, exc: BadRequest) -> None:
-            # The body may be left unread: do not read it as the next request.
+            # The body may be left unread: do not read it as the next request, and read what
+            # is left before closing (finish), or the close resets and the reply can be lost.
             self.close_connection = True
+            self._unread = True
             self._json(exc.status, {"error": str(exc)})
+
+        def finish(self) -> None:
+            super().finish()
+            if self._unread:
+                _linger(self.connection)
 
         def do_HEAD(self) -> None:
             self.do_GET()
@@ -421,6 +429,22 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             self._json(HTTPStatus.ACCEPTED, {"stored": len(events)})
 
     return Handler
+
+
+# After refusing a body unread, read (and drop) at most this much for at most this long.
+LINGER_BYTES = 1024 * 1024
+LINGER_SECONDS = 2.0
+
+
+def _linger(connection: socket.socket) -> None:
+    """Drain what the client still sends, bounded, so that closing does not reset the reply."""
+    with contextlib.suppress(OSError, ValueError):
+        if not isinstance(connection, ssl.SSLSocket):
+            connection.shutdown(socket.SHUT_WR)  # the reply is complete: tell the client
+        connection.settimeout(LINGER_SECONDS)
+        left = LINGER_BYTES
+        while left > 0 and (chunk := connection.recv(min(65536, left))):
+            left -= len(chunk)
 
 
 def _json_depth(body: bytes) -> int:
