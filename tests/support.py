@@ -70,6 +70,16 @@ def find_ics_corpus() -> Path | None:
     return None
 
 
+def self_signed_cert(folder: Path) -> Path:
+    """Write a loopback certificate and its key as folder/c.pem and folder/k.pem; return folder."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "k.pem"), "-out", str(folder / "c.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return folder
+
+
 class Items:
     """Build work items with a plausible history."""
 

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -27,6 +26,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import self_signed_cert
 from test_serve_hardening import SECRET, TOKEN, Served, serving, status_of  # noqa: F401 - a fixture
 
 from teampulse.errors import ConfigError
@@ -205,12 +205,7 @@ def test_fuzz_webhooks(serving: Callable[..., Served], capfd: pytest.CaptureFixt
 @pytest.fixture(scope="module")
 def pems(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fuzz-web")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(folder / "k.pem"), "-out", str(folder / "c.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return folder
+    return self_signed_cert(folder)
 
 
 HASHES = [bcrypt.hashpw(b"pa55word", bcrypt.gensalt(rounds=4)).decode()]

@@ -261,7 +261,6 @@ class _Alertmanager(BaseHTTPRequestHandler):
 def test_notifier_deliveries_and_failures_are_counted(
     demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("teampulse_notifiers", reason="make test installs the notifier plugin")
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Alertmanager)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     closed = free_port()  # nothing listens here

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from support import BASIC, KEY
+from support import BASIC, KEY, self_signed_cert
 
 from teampulse import webconfig
 from teampulse.errors import ConfigError
@@ -27,12 +27,7 @@ def _header(user: bytes, password: bytes) -> str:
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("certs")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(folder / "k.pem"), "-out", str(folder / "c.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return folder
+    return self_signed_cert(folder)
 
 
 TLS = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n"
