@@ -12,6 +12,7 @@ import icalendar
 import recurring_ical_events
 
 from .budget import Budget
+from .horizon import horizon
 from .parse import ParsedCalendar, Series
 
 __all__ = ["MAX_RULE_STEPS", "Occurrence", "expand", "rule_steps"]
@@ -41,6 +42,9 @@ _BY_UNIT = {
     "BYMINUTE": "MINUTELY",
     "BYSECOND": "SECONDLY",
 }
+# Years past the window's end that dateutil still searches for a rule's next date: enough
+# for the slack below and a zone's offset, and a rule no date satisfies stops there.
+_HORIZON_YEARS = 1
 # Slack around the window for floating and all-day times, whose offset is applied afterwards.
 _SLACK = timedelta(days=2)
 
@@ -170,7 +174,7 @@ def expand(
         if _outside(series, lo - _SLACK, hi + _SLACK):
             continue
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), horizon(hi.year + _HORIZON_YEARS):
                 warnings.simplefilter("ignore")  # library notes on guessed zones are not ours to log
                 found = list(
                     _series_occurrences(series, parsed, lo, hi, zone, max_instances - count + 1, budget)

@@ -8,13 +8,17 @@ problem naming the file and the line, and the others must go on.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import teampulse_calendar
+from dateutil.rrule import rrulestr
+from teampulse_calendar import expand
 from teampulse_calendar.budget import Budget, BudgetExceeded
 from teampulse_calendar.caldav_source import _batch as caldav_batch
 from teampulse_calendar.config import CommonSettings, parse_ics
+from teampulse_calendar.horizon import horizon
 from teampulse_calendar.ics_source import IcsSource
 from teampulse_calendar.parse import MAX_DEPTH, parse_calendar, rule_problem, structure_problem
 
@@ -294,11 +298,62 @@ def test_a_calendar_over_its_time_budget_is_a_problem_and_the_others_go_on(
 
 
 # A rule that no date satisfies and that the static checks do not see: dateutil walks every
-# day up to the year 9999 looking for one (about 5 s). Only the watchdog stops it.
+# day up to the year 9999 looking for one (about 5 s), unless the horizon stops it.
 NEVER = "FREQ=DAILY;BYYEARDAY=366;BYMONTH=1"
+# Rules no date satisfies, each of which dateutil alone walks up to the year 9999 (a SECONDLY
+# one is refused before, for its steps before the window).
+IMPOSSIBLE = [
+    NEVER,
+    "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
+    "FREQ=MONTHLY;BYWEEKNO=1;BYMONTH=7",
+    "FREQ=WEEKLY;BYWEEKNO=1;BYMONTH=7",
+    "FREQ=HOURLY;BYWEEKNO=1;BYMONTH=7",
+    "FREQ=MINUTELY;BYWEEKNO=1;BYMONTH=7",
+    "FREQ=MONTHLY;BYDAY=5MO;BYMONTH=2;BYMONTHDAY=1",
+    "FREQ=DAILY;BYYEARDAY=-366;BYMONTH=12;BYDAY=MO",
+]
 
 
-def test_the_watchdog_stops_a_library_loop_in_a_collector_thread(new_ctx, collect, tmp_path) -> None:
+@pytest.fixture
+def no_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let dateutil search up to the year 9999 again, as it does on its own."""
+    monkeypatch.setattr(expand, "_HORIZON_YEARS", 9999)
+
+
+def test_rules_no_date_satisfies_stop_at_the_horizon_and_the_rest_goes_on(new_ctx, collect, tmp_path) -> None:
+    # Each rule alone walks dateutil to the year 9999 (0.3 to 9 s); all of them together
+    # must fit in a budget of 5 s, and every other event is kept.
+    events = [event(f"never{i}", rule) for i, rule in enumerate(IMPOSSIBLE)]
+    write(tmp_path / "cal", "bob@example.com.ics", calendar(*events, event("ok", "FREQ=WEEKLY;COUNT=2")))
+    batches, ctx = collect(source(tmp_path, max_seconds=5), new_ctx())
+    assert ctx.problems == []
+    # DTSTART is the first occurrence of every series, whether its rule matches it or not.
+    firsts = {f"never{i}|2026-03-10T10:00:00Z" for i in range(len(IMPOSSIBLE))}
+    assert {e.id for events in batches for e in events} == firsts | {
+        "ok|2026-03-10T10:00:00Z",
+        "ok|2026-03-17T10:00:00Z",
+    }
+
+
+def test_the_horizon_stops_the_search_for_a_next_date_in_this_thread_only() -> None:
+    rule = rrulestr("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", dtstart=datetime(2029, 3, 1))
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        seen.append(next(iter(rule), None))
+
+    with horizon(2030):
+        assert next(iter(rule), None) is None  # 2032 is past the horizon
+        other = threading.Thread(target=elsewhere)
+        other.start()
+        other.join()
+    assert seen == [datetime(2032, 2, 29)]
+    assert next(iter(rule), None) == datetime(2032, 2, 29)
+
+
+def test_the_watchdog_stops_a_library_loop_in_a_collector_thread(
+    new_ctx, collect, tmp_path, no_horizon
+) -> None:
     write(tmp_path / "cal", "bob@example.com.ics", calendar(event("never", NEVER)))
     write(tmp_path / "cal", "chen@example.com.ics", calendar(event("chen-ok")))
     result: dict[str, object] = {}
@@ -333,7 +388,7 @@ def test_an_expired_budget_stays_expired() -> None:
         budget.check()
 
 
-def test_caldav_calendars_have_the_same_guards(new_ctx) -> None:
+def test_caldav_calendars_have_the_same_guards(new_ctx, no_horizon) -> None:
     ctx = new_ctx()
     settings = CommonSettings(max_seconds=0.2)
     nested = event("outer") + "BEGIN:VEVENT\nUID:i\nEND:VEVENT"
