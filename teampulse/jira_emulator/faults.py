@@ -1,4 +1,4 @@
-"""Injected faults: rate limiting (429), unavailability (503), non-JSON replies, latency, dropped connections."""
+"""Injected faults: rate limiting (429), unavailability (503), non-JSON replies, latency, dropped connections, stuck paging."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-KINDS = ("rate_limit", "unavailable", "not_json", "latency", "drop")
+# no_total: a reply leaves out `total`, as some servers and proxies do. stuck_paging: a Data
+# Center search ignores startAt and leaves out `total`, as a proxy that drops the query's
+# paging would; the same first page comes back for ever.
+KINDS = ("rate_limit", "unavailable", "not_json", "latency", "drop", "no_total", "stuck_paging")
+# Kinds that change how a request is answered rather than answering it instead.
+ALTERING = ("no_total", "stuck_paging")
 
 
 @dataclass
@@ -146,6 +151,14 @@ class Faults:
         """Close the connection without any reply."""
         return self.add(FaultRule("drop", every=every, path=path, count=count))
 
+    def no_total(self, path: str = "", count: int | None = None) -> FaultRule:
+        """Leave `total` out of matching replies."""
+        return self.add(FaultRule("no_total", path=path, count=count))
+
+    def stuck_paging(self, path: str = "", count: int | None = None) -> FaultRule:
+        """Ignore startAt and leave `total` out: the first page for ever."""
+        return self.add(FaultRule("stuck_paging", path=path, count=count))
+
     def configure(self, body: Any) -> None:
         """Apply a JSON body of POST /_emulator/faults: {"clear": bool, "rules": [rule, ...]} or one rule."""
         if not isinstance(body, dict):
@@ -220,6 +233,8 @@ class Faults:
             return Fault("not_json", rule.status)
         if rule.kind == "latency":
             return Fault("latency", latency_ms=rule.latency_ms)
+        if rule.kind in ALTERING:
+            return Fault(rule.kind)
         return Fault("drop")
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from .dataset import Dataset, DatasetError
-from .faults import Fault, Faults
+from .faults import ALTERING, Fault, Faults
 from .jql import Context, JqlError
 from .model import Issue, User, to_ms
 from .render import SPRINT_FIELD, SPRINT_SCHEMA, SYSTEM_FIELDS, Renderer, field_list, jira_time
@@ -685,6 +685,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "JiraEmulator/1.0"
     sys_version = ""
+    altered: set[str]  # the faults that change this request's answer (faults.ALTERING)
 
     @property
     def emulator(self) -> EmulatorServer:
@@ -733,6 +734,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 endpoint = (
                     f"{self.command} /rest/api/{api}/{route[2]}" if route else f"{self.command} unknown"
                 )
+                self.altered = set()
                 fault = self._faults(srv, path)
                 if fault is not None:
                     status = "dropped" if fault.kind == "drop" else fault.status
@@ -748,11 +750,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     login = _login_of(self.headers.get("Authorization"))
                 if route is None or match is None:
                     raise HttpError(404, f"null for uri: {srv.url}{path}")
+                query = parse_qs(split.query, keep_blank_values=True)
+                if "stuck_paging" in self.altered:
+                    query.pop("startAt", None)
                 request = Request(
-                    self.command, path, api, parse_qs(split.query, keep_blank_values=True), body,
-                    srv.viewer(login), match,
+                    self.command, path, api, query, body, srv.viewer(login), match,
                 )  # fmt: skip
                 status, payload = route[3](srv, request)
+                if self.altered and isinstance(payload, dict):
+                    payload.pop("total", None)
             except HttpError as exc:
                 status, payload = exc.status, exc.body()
             except DatasetError as exc:
@@ -792,6 +798,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for fault in srv.faults.decide(path):
             if fault.kind == "latency":
                 time.sleep(fault.latency_ms / 1000)
+            elif fault.kind in ALTERING:
+                self.altered.add(fault.kind)
             else:
                 failure = fault
         return failure

@@ -36,6 +36,9 @@ CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only i
 DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
 CHANGELOG_PAGE = 100
 PROGRESS_EVERY = 5  # pages
+# Pages in a row with no issue not met before, past which a Data Center search is taken to
+# be stuck (rows that moved come back, but not a whole page of them several times over).
+MAX_STALE_PAGES = 3
 MAX_REWINDS = 20  # per team and sync: past this, a busy server's moving rows are left to the next sync
 _ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+[^\"']*$", re.IGNORECASE)
 
@@ -334,6 +337,8 @@ class _Collection:
         previous: str | None = None  # id of the last row read, expected at start - 1
         seen: dict[Any, Any] = {}  # issue id -> its `updated` when yielded
         rewinds = 0
+        stale = 0  # pages in a row that brought no issue not met before
+        rewound = False  # the page asked for is one read again on purpose
         while True:
             ask = start - 1 if previous is not None else start
             # What search_issues(json_result=True) sends.
@@ -349,15 +354,30 @@ class _Collection:
             rows = _issues(reply)
             if previous is not None and rows and rows[0].get("id") != previous and rewinds < MAX_REWINDS:
                 rewinds += 1
-                start, previous = max(0, start - size), None
+                start, previous, rewound = max(0, start - size), None, True
                 continue
+            if rows and not rewound and all(issue.get("id") in seen for issue in rows):
+                # Rows that moved during the sync come back, but never a whole page of them for
+                # long: a server (or a proxy) that ignores startAt sends the first page for ever.
+                stale += 1
+                if stale > MAX_STALE_PAGES:
+                    raise SourceError(
+                        f"{self.transport.host}: {what}: the server sent the same rows again and again "
+                        "(does something between teampulse and Jira drop startAt?)"
+                    )
+            elif not rewound:
+                stale = 0
+            rewound = False
             fresh = [issue for issue in rows if seen.get(issue.get("id"), _UNSEEN) != _raw_updated(issue)]
             seen.update((issue.get("id"), _raw_updated(issue)) for issue in fresh)
             yield fresh
             start = ask + len(rows)
+            beyond = len(rows) - (1 if previous is not None and rows else 0)  # rows past the re-read one
             previous = rows[-1].get("id") if rows else None
             total = reply.get("total")
-            if not rows or (isinstance(total, int) and start >= total):
+            # Without `total` (some servers and proxies leave it out), the end is a page with no
+            # row past the one re-read: it always comes back, so `not rows` alone never ends.
+            if beyond <= 0 or (isinstance(total, int) and start >= total):
                 return
 
     def _list_ids(self, base: str) -> set[int]:

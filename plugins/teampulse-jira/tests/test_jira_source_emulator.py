@@ -16,7 +16,7 @@ import pytest
 from teampulse_jira import JiraSource, create
 from teampulse_jira.client import Transport
 from teampulse_jira.config import parse_settings
-from teampulse_jira.source import _Collection
+from teampulse_jira.source import MAX_REWINDS, MAX_STALE_PAGES, _Collection
 
 from teampulse import (
     Batch,
@@ -571,3 +571,33 @@ def test_a_budget_spent_mid_sync_keeps_the_pages_already_synced(jira, monkeypatc
     # The page read before the hang came with its cursor, so the core committed it.
     assert 0 < len(got) < N_ISSUES and cursors[-1] is not None
     assert sleeps == []
+
+
+def test_data_center_paging_without_total_ends(monkeypatch):
+    # Some servers and proxies leave `total` out; the row each page re-reads always comes
+    # back, so only a page with nothing past it may end the search (it looped for ever).
+    ds, keys = build_dataset()
+    faults = Faults()
+    faults.no_total(path="search")
+    with EmulatorServer(ds, mode="datacenter", faults=faults, page_size_max=7) as server:
+        source, _ = make_source(server.url, monkeypatch, page_size=7)
+        assert {i.key for i in items_of(run(source)[0])} == set(keys.values())
+        # ceil(N / 6) pages of 7 rows, one of which re-read, plus the last one with nothing new
+        assert search_count(server) <= math.ceil(N_ISSUES / 6) + 2
+
+
+def test_data_center_paging_that_ignores_start_at_fails_clearly(monkeypatch):
+    ds, _keys = build_dataset()
+    faults = Faults()
+    faults.stuck_paging(path="search")
+    with EmulatorServer(ds, mode="datacenter", faults=faults, page_size_max=7) as server:
+        source, _ = make_source(server.url, monkeypatch, page_size=7)
+        with pytest.raises(SourceError) as err:
+            run(source)
+        host = server.url.removeprefix("http://")
+        assert str(err.value) == (
+            f"{host}: search: the server sent the same rows again and again "
+            "(does something between teampulse and Jira drop startAt?)"
+        )
+        # it gave up after the rewinds allowed for moving rows, and a few pages more
+        assert search_count(server) <= 2 * MAX_REWINDS + MAX_STALE_PAGES + 3
