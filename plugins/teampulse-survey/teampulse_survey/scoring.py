@@ -67,7 +67,10 @@ class Scoring:
             except ValueError:
                 raise AnswerError(f"is not a number on the scale {self.scale_text}") from None
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                raise AnswerError(f"is outside the scale {self.scale_text}") from None
         else:
             raise AnswerError("is not a number")
         if not math.isfinite(number):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-__all__ = ["parse_submitted"]
+__all__ = ["OutOfRange", "parse_submitted"]
 
 # Google Forms' own download: "2026/03/15 10:12:44 AM GMT+1" (the offset may be absent,
 # "GMT", "GMT+5:30" or "GMT-0500").
@@ -57,11 +57,18 @@ def _from_match(match: re.Match[str], default: tzinfo) -> datetime:
     )
 
 
+class OutOfRange(ValueError):
+    """A time that exists in its zone but not in UTC's years 1 to 9999."""
+
+
 def _aware(value: datetime, default: tzinfo) -> datetime:
     if value.tzinfo is None:
         # fold=0: a wall time repeated when clocks go back is read as its first occurrence.
         value = value.replace(tzinfo=default)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise OutOfRange("is outside the years 1 to 9999 in UTC") from None
 
 
 def parse_submitted(text: str, default: tzinfo, formats: Sequence[str] = ()) -> datetime:
@@ -76,14 +83,17 @@ def parse_submitted(text: str, default: tzinfo, formats: Sequence[str] = ()) -> 
     if formats:
         for fmt in formats:
             try:
-                return _aware(datetime.strptime(value, fmt), default)
+                parsed = datetime.strptime(value, fmt)
             except ValueError:
                 continue
+            return _aware(parsed, default)
         raise ValueError("matches no time_format")
     try:
-        return _aware(datetime.fromisoformat(value), default)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         pass
+    else:
+        return _aware(parsed, default)
     for pattern in (_YMD, _MDY):
         match = pattern.match(value)
         if match:

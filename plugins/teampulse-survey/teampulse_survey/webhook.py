@@ -21,7 +21,7 @@ from teampulse import (
 )
 
 from .scoring import COMMON_KEYS, AnswerError, Scoring, parse_scoring
-from .timeparse import parse_submitted
+from .timeparse import OutOfRange, parse_submitted
 
 __all__ = [
     "MAX_SKEW",
@@ -99,6 +99,10 @@ class SurveyWebhookSource:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise WebhookRejected(400, "the body is not JSON") from None
+        except ValueError:  # an integer over Python's 4,300-digit limit
+            raise WebhookRejected(400, "the body holds a number too long to read") from None
+        except RecursionError:
+            raise WebhookRejected(400, "the body is nested too deeply") from None
         if isinstance(data, list):
             if not data:
                 raise WebhookRejected(400, "the body is an empty list")
@@ -160,6 +164,8 @@ class SurveyWebhookSource:
             raise WebhookRejected(400, f"{where}submitted_at: is required (an ISO 8601 time)")
         try:
             submitted = parse_submitted(submitted_text, scoring.tz, scoring.time_formats)
+        except OutOfRange as exc:
+            raise WebhookRejected(400, f"{where}submitted_at: {exc}") from None
         except ValueError:
             raise WebhookRejected(400, f"{where}submitted_at: is not an ISO 8601 time") from None
         if submitted > now + MAX_SKEW:

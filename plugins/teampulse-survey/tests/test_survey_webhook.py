@@ -177,6 +177,14 @@ def test_survey_webhook_require_timestamp(monkeypatch: pytest.MonkeyPatch, ctx: 
         ),
         ([RESPONSE, RESPONSE | {"answers": {"load": 9}}], "[1].answers.load: is outside the scale 1..5"),
         ([RESPONSE, RESPONSE], "[1].id: appears twice in the delivery"),
+        # Once errors the plugin let through, for the server to turn into a 400.
+        (b"[" * 100_000 + b"]" * 100_000, "the body is nested too deeply"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "the body holds a number too long to read"),
+        (RESPONSE | {"answers": {"support": 10**400}}, "answers.support: is outside the scale 1..5"),
+        (
+            RESPONSE | {"submitted_at": "0001-01-01T00:00:00+05:00"},
+            "submitted_at: is outside the years 1 to 9999 in UTC",
+        ),
     ],
 )
 def test_survey_webhook_validation_errors_are_400_naming_the_field(
