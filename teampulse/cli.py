@@ -238,8 +238,29 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
     type=click.Path(dir_okay=False),
     help="TLS and basic auth (YAML, the format of Prometheus' exporter-toolkit).",
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 10_000),
+    default=64,
+    show_default=True,
+    help="Connections served at once; the next get a 503 with Retry-After.",
+)
+@click.option(
+    "--max-connections-per-client",
+    type=click.IntRange(0, 10_000),
+    default=16,
+    show_default=True,
+    help="Connections served at once from one address (0: no limit). Behind a reverse proxy "
+    "every client has the proxy's address.",
+)
 @one_line_errors
-def serve(config_path: str | None, listen: str, web_config: str | None) -> None:
+def serve(
+    config_path: str | None,
+    listen: str,
+    web_config: str | None,
+    max_connections: int,
+    max_connections_per_client: int,
+) -> None:
     """Collect on a schedule and serve /metrics, /, /healthz and the actions API."""
     from .app import Runtime
     from .server import serve as run
@@ -250,7 +271,7 @@ def serve(config_path: str | None, listen: str, web_config: str | None) -> None:
     web = load_web_config(web_config) if web_config else None
     runtime = Runtime.open(config_path)
     try:
-        run(runtime, host, port, web)
+        run(runtime, host, port, web, None, max_connections, max_connections_per_client)
     finally:
         runtime.close()
 

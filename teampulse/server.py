@@ -501,6 +501,10 @@ def _action(body: dict[str, Any]) -> tuple[str, str, datetime, str | None]:
 
 # A client gets this long to finish the TLS handshake, and then to send each request.
 CLIENT_TIMEOUT = 30.0
+# Connections served at once, in all and from one address (serve --max-connections, and
+# --max-connections-per-client; behind a reverse proxy every client has the proxy's address).
+MAX_CONNECTIONS = 64
+MAX_CONNECTIONS_PER_CLIENT = 16
 
 
 class _Server(ThreadingHTTPServer):
@@ -516,19 +520,35 @@ class _Server(ThreadingHTTPServer):
     ssl_context: ssl.SSLContext | None = None
     web: WebConfig | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_connections: int = MAX_CONNECTIONS,
+        per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+        **kwargs: Any,
+    ) -> None:
         # At most this many connections have a thread; the next ones get a 503 straight away.
-        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.connection_slots = threading.BoundedSemaphore(max_connections)
+        # And at most `per_client` of them come from one address (0: no such limit), so that
+        # one client holding idle connections cannot take every slot from the others.
+        self.per_client = per_client
+        self._by_client: dict[str, int] = {}
+        self._by_client_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._take_client_slot(client_address):
+            self._turn_away(request)
+            return
         if not self.connection_slots.acquire(blocking=False):
+            self._give_client_slot(client_address)
             self._turn_away(request)
             return
         try:
             super().process_request(request, client_address)
-        except Exception:  # no thread started (none left): its slot is free again
+        except Exception:  # no thread started (none left): its slots are free again
             self.connection_slots.release()
+            self._give_client_slot(client_address)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -536,6 +556,29 @@ class _Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.connection_slots.release()
+            self._give_client_slot(client_address)
+
+    def _take_client_slot(self, client_address: Any) -> bool:
+        if self.per_client <= 0:
+            return True
+        client = str(client_address[0])
+        with self._by_client_lock:
+            held = self._by_client.get(client, 0)
+            if held >= self.per_client:
+                return False
+            self._by_client[client] = held + 1
+        return True
+
+    def _give_client_slot(self, client_address: Any) -> None:
+        if self.per_client <= 0:
+            return
+        client = str(client_address[0])
+        with self._by_client_lock:
+            held = self._by_client.get(client, 0) - 1
+            if held > 0:
+                self._by_client[client] = held
+            else:
+                self._by_client.pop(client, None)  # the table holds only addresses connected now
 
     def _turn_away(self, request: socket.socket) -> None:
         # In the accept loop: never wait on this client. Over TLS there is no plain reply to
@@ -571,7 +614,6 @@ class _Server(ThreadingHTTPServer):
 
 
 # A connection over the cap gets this, without its request being read.
-MAX_CONNECTIONS = 64
 _BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nServer: teampulse\r\nRetry-After: 1\r\n"
     b"Content-Type: application/json\r\nContent-Length: 44\r\nConnection: close\r\n"
@@ -584,12 +626,21 @@ class _IPv6Server(_Server):
     address_family = socket.AF_INET6
 
 
-def listen(runtime: Runtime, host: str, port: int, web: WebConfig | None = None) -> tuple[_Server, Service]:
+def listen(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    web: WebConfig | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+    per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+) -> tuple[_Server, Service]:
     """Bind the address before anything slow runs; raises TeampulseError when it cannot."""
     service = Service(runtime)
     server_class = _IPv6Server if ":" in host else _Server
     try:
-        httpd = server_class((host, port), make_handler(service, web))
+        httpd = server_class(
+            (host, port), make_handler(service, web), max_connections=max_connections, per_client=per_client
+        )
     except OSError as exc:
         # Port in use, an address not on this machine, a name that does not resolve.
         raise TeampulseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -647,8 +698,14 @@ def _url_host(host: str) -> str:
 
 
 def serve(
-    runtime: Runtime, host: str, port: int, web: WebConfig | None = None, ready: threading.Event | None = None
+    runtime: Runtime,
+    host: str,
+    port: int,
+    web: WebConfig | None = None,
+    ready: threading.Event | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+    per_client: int = MAX_CONNECTIONS_PER_CLIENT,
 ) -> None:
     """Serve until interrupted."""
-    httpd, service = listen(runtime, host, port, web)
+    httpd, service = listen(runtime, host, port, web, max_connections, per_client)
     run(httpd, service, web, ready)

@@ -63,6 +63,8 @@ CASES: list[tuple[list[str], tuple[str, ...]]] = [
     (["serve", *CFG, "--listen", "no-port"], ("--listen",)),
     (["serve", *CFG, "--listen", "192.0.2.1:9469"], ("cannot listen on 192.0.2.1:9469",)),
     (["serve", *CFG, "--web-config", "missing.yml"], ("missing.yml",)),
+    (["serve", *CFG, "--max-connections", "0"], ("--max-connections", "1<=x<=10000")),
+    (["serve", *CFG, "--max-connections-per-client", "-1"], ("--max-connections-per-client",)),
     (["action", "add", *CFG, "--team", "payments", "--kind", "hug"], ("--kind",)),
     (["action", "add", *CFG, "--team", "nobody", "--kind", "one_on_one"], ("--team", "nobody")),
     (["action", "add", *CFG, "--team", "payments", "--kind", "one_on_one", "--at", FUTURE], ("--at", "future")),

@@ -315,6 +315,31 @@ def test_over_the_connection_cap_a_client_gets_503_at_once(serving: Callable[...
     wait_until(lambda: served.get("/metrics")[0] == 200, 30, "the slot to come back")
 
 
+def test_one_address_cannot_take_every_connection_slot(serving: Callable[..., Served]) -> None:
+    served = serving(lambda s: setattr(s.httpd, "per_client", 2))
+    assert _Server.__init__.__kwdefaults__ == {"max_connections": 64, "per_client": 16}
+    idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(2)]
+    try:
+        wait_until(
+            lambda: served.httpd._by_client.get("127.0.0.1") == 2, 10, "both idle clients to hold a slot"
+        )
+        with socket.create_connection(("127.0.0.1", served.port), timeout=20) as sock:
+            status, reply = status_of(b"".join(iter(lambda: sock.recv(65536), b"")))
+        assert status == 503, reply
+        # Another address (all of 127.0.0.0/8 is this machine) is still served.
+        with socket.create_connection(
+            ("127.0.0.1", served.port), timeout=20, source_address=("127.0.0.2", 0)
+        ) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            status, reply = status_of(b"".join(iter(lambda: sock.recv(65536), b"")))
+        assert status in (200, 503) and b"too many connections" not in reply, reply
+    finally:
+        for sock in idle:
+            sock.close()
+    wait_until(lambda: served.get("/metrics")[0] == 200, 30, "the slots to come back")
+    wait_until(lambda: served.httpd._by_client == {}, 30, "the table to hold only connected addresses")
+
+
 def test_healthz_says_when_the_collector_is_stuck(serving: Callable[..., Served]) -> None:
     clock = [1000.0]
     release = threading.Event()
