@@ -2,12 +2,21 @@
 
 The public plugin API is what this module exports (and the modules it names:
 teampulse.model, teampulse.kinds, teampulse.errors, teampulse.hookspecs,
-teampulse.testing). Everything else is internal and may change.
+teampulse.settings, teampulse.testing). Everything else is internal and may change.
 """
 
 from .errors import ConfigError, SourceError, TeampulseError, WebhookRejected
-from .hookspecs import hookimpl
-from .kinds import AlertState, Notifier, NotifierKind, PluginConfig, SignalKind, SourceKind
+from .hookspecs import RegisterNotifier, RegisterSignal, RegisterSource, hookimpl
+from .kinds import (
+    AlertState,
+    Notifier,
+    NotifierKind,
+    PluginConfig,
+    SignalContext,
+    SignalKind,
+    SourceKind,
+    StoredEvents,
+)
 from .model import (
     ACTION_KINDS,
     Batch,
@@ -26,6 +35,22 @@ from .model import (
     WorkItemRemoved,
     WorkItemsCovered,
 )
+from .settings import (
+    Boolean,
+    Duration,
+    Email,
+    Hours,
+    ListOf,
+    Number,
+    Secret,
+    Setting,
+    Settings,
+    Text,
+    TimeZone,
+    Url,
+    ValueType,
+    Whole,
+)
 
 __version__ = "0.1.0"
 
@@ -33,15 +58,28 @@ __all__ = [
     "ACTION_KINDS",
     "AlertState",
     "Batch",
+    "Boolean",
     "Change",
     "CollectContext",
     "ConfigError",
+    "Duration",
+    "Email",
     "Event",
+    "Hours",
     "LeadershipAction",
+    "ListOf",
     "Notifier",
     "NotifierKind",
+    "Number",
     "PersonSignal",
     "PluginConfig",
+    "RegisterNotifier",
+    "RegisterSignal",
+    "RegisterSource",
+    "Secret",
+    "Setting",
+    "Settings",
+    "SignalContext",
     "SignalKind",
     "SignalsReplaced",
     "Source",
@@ -49,10 +87,16 @@ __all__ = [
     "SourceKind",
     "Sprint",
     "StatusCategory",
+    "StoredEvents",
     "TeamInfo",
     "TeampulseError",
+    "Text",
+    "TimeZone",
+    "Url",
+    "ValueType",
     "WebhookRejected",
     "WebhookSource",
+    "Whole",
     "WorkItem",
     "WorkItemRemoved",
     "WorkItemsCovered",

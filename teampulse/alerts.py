@@ -18,7 +18,7 @@ TIME_OFF_ALERT = "TimeOffOverriddenUnderPressure"
 SOURCE_DOWN_ALERT = "TeampulseSourceDown"
 
 # --- The alerts' words -------------------------------------------------------------------------
-# The engine (here) and the shipped Prometheus rules (dashboards/build.py) say the same thing:
+# The engine (here) and the shipped Prometheus rules (teampulse.mixin) say the same thing:
 # both build their summaries and descriptions from these, the engine with its numbers, the rules
 # with Prometheus templates in their place.
 PRESSURE_SUMMARY = "Process pressure on team {team} rose without a leadership action"

@@ -102,6 +102,8 @@ class _OneLineGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"teampulse: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
+        except TeampulseError as exc:  # from a plugin's command: one line too
+            _fail(str(exc))
 
 
 @click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -430,11 +432,17 @@ def rekey(config_path: str | None, yes: bool) -> None:
     click.echo("next: run `teampulse collect` (or start `serve`) to read every source again")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
 @one_line_errors
-def plugins(fmt: str) -> None:
-    """List installed plugins, their hooks and source kinds."""
+def plugins(ctx: click.Context, fmt: str) -> None:
+    """List installed plugins: their versions, hooks and the kinds they register.
+
+    `teampulse plugins new NAME --kind KIND` writes a new plugin to start from.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from .plugins import plugin_list
 
     infos = plugin_list()
@@ -444,12 +452,48 @@ def plugins(fmt: str) -> None:
     if not infos:
         click.echo("No plugins installed.")
     for i in infos:
-        click.echo(f"{i.name} {i.version or ''}".rstrip())
+        click.echo(f"{i.name} {i.version or ''} ({i.package})" if i.package else i.name)
         click.echo(f"  hooks: {', '.join(i.hooks)}")
         for label in ("sources", "notifiers", "signals"):
             names = getattr(i, label)
             if names:
                 click.echo(f"  {label}: {', '.join(names)}")
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["source", "notifier", "signal"]),
+    help="What the plugin provides.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write teampulse-NAME/ into (made if missing).",
+)
+@one_line_errors
+def plugins_new(name: str, kind: str, folder: str) -> None:
+    """Write teampulse-NAME/: an installable plugin with its package, README, sample and tests.
+
+    NAME: lowercase letters, digits and hyphens. docs/writing-a-plugin.md takes it from there.
+    """
+    import os
+
+    from .scaffold import write_plugin
+
+    target, written = write_plugin(name, kind, folder)
+    click.echo(f"wrote {target}/, a {kind} plugin:")
+    for path in written:
+        click.echo(f"  {os.path.relpath(path, target)}")
+    click.echo("next:")
+    click.echo(f"  pip install -e {target}    # then `teampulse plugins` lists {name}")
+    click.echo(f"  cd {target} && python -m pytest    # its tests, on teampulse's testing kit")
+    click.echo(f"  {target}/README.md says how to configure it")
 
 
 @main.command()
@@ -517,26 +561,35 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 @main.command()
 @click.option(
-    "--port",
-    default=9469,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to serve on (0: any free port).",
+    "--out", required=True, type=click.Path(file_okay=False), help="Folder to write into (made if missing)."
 )
-@click.option("--seed", default=7, show_default=True, help="Seed of the generated organisation.")
-@click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Keep the demo's files here.")
 @click.option(
-    "--dashboards-url",
-    help="Your Grafana's address, with the shipped dashboards imported: the page links each team to it.",
+    "--config",
+    "mixin_config",
+    type=click.Path(dir_okay=False),
+    help="The mixin's TOML overrides (docs/dashboards.md), not teampulse's config; default: the shipped files.",
 )
 @one_line_errors
-def demo(port: int, seed: int, workdir: str | None, dashboards_url: str | None) -> None:
-    """Run the whole system on a generated organisation, with a Jira emulator."""
-    from .demo import run_demo
+def mixin(out: str, mixin_config: str | None) -> None:
+    """Write the Prometheus rules, their promtool tests and the Grafana dashboards."""
+    from .mixin.build import write
 
-    if dashboards_url is not None and not dashboards_url.startswith(("http://", "https://")):
-        raise click.BadParameter("must be the http(s) address of your Grafana", param_hint="--dashboards-url")
-    run_demo(port=port, seed=seed, workdir=workdir, dashboards_url=dashboards_url)
+    for path in write(out, mixin_config):
+        click.echo(f"wrote {path}")
+
+
+def _plugin_commands() -> None:
+    """Add the commands that plugins register (the register_commands hook), `demo` among them."""
+    from .plugins import get_plugin_manager
+
+    try:
+        pm = get_plugin_manager()
+    except TeampulseError:
+        return  # a broken plugin: every command that loads the plugins names it
+    pm.hook.register_commands(cli=main)
+
+
+_plugin_commands()
 
 
 if __name__ == "__main__":

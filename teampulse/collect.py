@@ -197,7 +197,6 @@ def _collect_all(
     on_progress: Callable[[str], None] | None,
 ) -> CollectReport:
     report = CollectReport()
-    teams = [t.info() for t in config.teams]
     scrub = Pseudonymise(pseudonym)
     locked: StoreLocked | None = None
     for name, source in sources.items():
@@ -210,7 +209,7 @@ def _collect_all(
         started = time.time()
         ctx = RunContext(
             name=name,
-            teams=teams,
+            teams=config.team_infos(name),  # each with its settings for this source
             cursor=store.cursor(name),
             now=now,
             history_from=now - config.history(),

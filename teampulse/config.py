@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,37 +14,273 @@ from zoneinfo import ZoneInfo
 from .errors import ConfigError
 from .kinds import PluginConfig
 from .model import TeamInfo
-from .timeutil import parse_duration, parse_hours, parse_zone
+from .settings import (
+    Duration,
+    Email,
+    Hours,
+    ListOf,
+    Number,
+    Setting,
+    Settings,
+    Text,
+    TimeZone,
+    Url,
+    ValueType,
+    Whole,
+)
 
 CONFIG_ENV = "TEAMPULSE_CONFIG"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+_TEAM_NAME = r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}"
 
 # How many days back the engine replays to find episodes; each has a reference window behind it.
 SCAN_DAYS = 90
 # The window of 1:1 coverage, and how far back a 1:1 cadence is looked for.
 COVERAGE_DAYS = 14
 
-# Components of the process pressure index and their default weights (docs/configuration.md).
-PRESSURE_COMPONENTS: dict[str, float] = {
-    "wip_per_person": 0.30,
-    "overdue_share": 0.20,
-    "due_soon_share": 0.15,
-    "scope_added_share": 0.10,
-    "after_hours_share": 0.10,
-    "capacity_on_leave": 0.15,
-}
-# The smallest rise of each component above the team's normal that counts at all (in the
-# component's unit), so ordinary noise does not read as a crunch. Work in progress and the
-# shares of open work must also rise by at least three items (engine.MIN_EFFECT_ITEMS).
-PRESSURE_FLOORS: dict[str, float] = {
-    "wip_per_person": 0.5,
-    "overdue_share": 0.05,
-    "due_soon_share": 0.10,
-    "scope_added_share": 0.05,
-    "after_hours_share": 0.10,
-    "capacity_on_leave": 0.20,  # one of five away (a day off) is normal life
-}
+
+@dataclass(frozen=True)
+class Component:
+    """A component of the process pressure index, with its default weight and minimum effect.
+
+    The minimum effect (`floor`) is the smallest rise above the team's normal that counts at
+    all, in the component's unit, so ordinary noise does not read as a crunch. Work in
+    progress and the shares of open work must also rise by at least three items
+    (engine.MIN_EFFECT_ITEMS).
+    """
+
+    name: str
+    weight: float
+    floor: float
+    measures: str
+    floor_note: str = ""  # said after the floor in the docs
+
+
+class Components(tuple[Component, ...]):
+    """The components of the pressure index, rendered as the docs' table."""
+
+    def markdown(self) -> str:
+        """Return the components as a Markdown table."""
+        rows = ["| component | measures | weight | minimum effect (`floors`) |", "| --- | --- | --- | --- |"]
+        rows += [
+            f"| `{c.name}` | {c.measures} | {c.weight:.2f} | {c.floor:.2f}{c.floor_note} |" for c in self
+        ]
+        return "\n".join(rows) + "\n"
+
+
+COMPONENTS = Components(
+    (
+        Component(
+            "wip_per_person",
+            0.30,
+            0.5,
+            "items in progress held by members not on leave, per member not on leave",
+            " per person, 3 items, and half its usual level",
+        ),
+        Component(
+            "overdue_share",
+            0.20,
+            0.05,
+            "open items past their due date / open items (at least 10)",
+            ", and 3 items",
+        ),
+        Component(
+            "due_soon_share",
+            0.15,
+            0.10,
+            "open items due within 7 days / open items (at least 10)",
+            ", and 3 items",
+        ),
+        Component(
+            "scope_added_share",
+            0.10,
+            0.05,
+            "items added to a running sprint after it started (7 days) / open items (at least 10)",
+            ", and 3 items",
+        ),
+        Component(
+            "after_hours_share",
+            0.10,
+            0.10,
+            "work-item changes outside working hours / changes (7 days; at least 10 in the denominator)",
+        ),
+        # One of five away (a day off) is normal life.
+        Component(
+            "capacity_on_leave",
+            0.15,
+            0.20,
+            "members on leave / members",
+            " (one of five away is normal life)",
+        ),
+    )
+)
+PRESSURE_COMPONENTS: dict[str, float] = {c.name: c.weight for c in COMPONENTS}
+PRESSURE_FLOORS: dict[str, float] = {c.name: c.floor for c in COMPONENTS}
+
+
+@dataclass(frozen=True)
+class ComponentValues(ValueType[dict[str, float]]):
+    """A table of component = number, for `[pressure.weights]`, `.limits` and `.floors`."""
+
+    positive: bool = False
+
+    def parse(self, value: Any, key: str) -> dict[str, float]:
+        if not isinstance(value, dict):
+            raise ConfigError(key, "must be a table of component = number")
+        out: dict[str, float] = {}
+        for comp, number in value.items():
+            where = f"{key}.{comp}"
+            if comp not in PRESSURE_COMPONENTS:
+                raise ConfigError(where, f"unknown component (known: {', '.join(PRESSURE_COMPONENTS)})")
+            out[comp] = Number(0.0).parse(number, where)
+            if self.positive and out[comp] <= 0:
+                raise ConfigError(where, "must be positive")
+        return out
+
+    def describe(self) -> str:
+        return "table of component = number"
+
+
+@dataclass(frozen=True)
+class SourceTables(ValueType[dict[str, dict[str, Any]]]):
+    """A team's `[teams.sources.NAME]` tables: its settings for each source."""
+
+    def parse(self, value: Any, key: str) -> dict[str, dict[str, Any]]:
+        if not isinstance(value, dict):
+            raise ConfigError(key, "must be a table of [teams.sources.NAME] tables")
+        for name, table in value.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{key}.{name}", "must be a table")
+        return value
+
+    def describe(self) -> str:
+        return "table per source"
+
+
+SETTINGS = Settings(
+    Setting(
+        "state",
+        Text(what="a file name"),
+        "teampulse.db",
+        "the SQLite store, relative to the config file; its folder must exist",
+    ),
+    Setting(
+        "timezone",
+        TimeZone(),
+        "UTC",
+        "IANA zone for teams without their own (dates of due items, working hours)",
+    ),
+    Setting(
+        "working_hours",
+        Hours(),
+        "09:00-17:00",
+        "outside these, and on weekends, activity counts as after hours",
+    ),
+    Setting("min_group_size", Whole(minimum=1), 5, "anonymity threshold for person-derived aggregates"),
+    Setting("interval", Duration(), "15m", "how often `serve` collects"),
+    Setting(
+        "retention",
+        Duration(minimum="90d", why="the engine replays 90 days"),
+        "400d",
+        "events older than this are pruned (the engine replays 90 days)",
+    ),
+    Setting("survey_window", Duration(), "28d", "a team's survey scores are the responses of this window"),
+    Setting(
+        "dashboards_url",
+        Url(what="the http(s) address of your Grafana"),
+        None,
+        "your Grafana's address: the team page and the alerts link to the dashboards there",
+    ),
+)
+TEAM = Settings(
+    Setting(
+        "name",
+        Text(what="a short name (letters, digits, space . _ -)", pattern=_TEAM_NAME),
+        description="a short name; it is the `team` label (letters, digits, space, `.`, `_`, `-`)",
+        missing="is required: a short name (letters, digits, space . _ -)",
+    ),
+    Setting(
+        "manager",
+        Email(),
+        description="the manager's e-mail address",
+        missing="is required: the manager's e-mail address",
+    ),
+    Setting(
+        "members",
+        ListOf(
+            Email(), "e-mail addresses", empty="is empty: list the team's members, the manager not included"
+        ),
+        description="the reports' e-mail addresses (the manager not included); at least one",
+        missing="is required: the members' e-mail addresses, the manager not included",
+    ),
+    Setting(
+        "jql", Text(what="a non-empty JQL string", blank_ok=False), None, "the team's work items in Jira"
+    ),
+    Setting(
+        "timezone", TimeZone(), None, "the team's own zone (dates of due items)", shown="`settings.timezone`"
+    ),
+    Setting("working_hours", Hours(), None, "the team's own working hours", shown="`settings.working_hours`"),
+    Setting(
+        "sources",
+        SourceTables(),
+        {},
+        "the team's settings for source NAME: `[teams.sources.NAME]`, with the keys that source takes per team",
+        shown="none",
+    ),
+)
+PRESSURE = Settings(
+    Setting(
+        "saturation",
+        Number(1.01),
+        2.0,
+        "a component counts in full one band width beyond its normal band (with `limits`: at this multiple of the limit)",
+    ),
+    Setting("reference", Duration(), "28d", "the team's normal is learned over this window"),
+    Setting(
+        "weights", ComponentValues(), {}, "the weight of each component, any subset", shown="the table below"
+    ),
+    Setting(
+        "limits",
+        ComponentValues(positive=True),
+        {},
+        "absolute norms instead of the team's own history",
+        shown="none",
+    ),
+    Setting(
+        "floors",
+        ComponentValues(),
+        {},
+        "the minimum effect of a component, in its own unit",
+        shown="the table below",
+    ),
+)
+ALERTS = Settings(
+    Setting(
+        "rise",
+        Number(0.01, 1.0),
+        0.2,
+        "pressure this far above the baseline is out of the normal: an episode starts that day (its onset)",
+    ),
+    Setting(
+        "high",
+        Number(0.01, 1.0),
+        0.6,
+        "pressure at or above this is out of the normal whatever the baseline (chronic pressure)",
+    ),
+    Setting(
+        "grace",
+        Duration(),
+        "2d",
+        "an episode must hold this long, and pressure be out of the normal today, before the alert fires",
+    ),
+    Setting(
+        "min_actions",
+        Whole(minimum=1),
+        1,
+        "moved deadlines, rebalanced work, check-ins or recorded actions since the onset that answer it",
+    ),
+    Setting("source_down_after", Duration(), "1h", "a source failing this long fires `TeampulseSourceDown`"),
+)
+SECTIONS = ("settings", "teams", "sources", "notifiers", "pressure", "alerts")
 
 
 @dataclass(frozen=True)
@@ -58,10 +293,14 @@ class Team:
     jql: str | None
     timezone: ZoneInfo
     working_hours: tuple[time, time]
+    # The team's [teams.sources.NAME] tables as written; each source checks its own.
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def info(self) -> TeamInfo:
-        """Return what sources see of this team."""
-        return TeamInfo(name=self.name, manager=self.manager, members=self.members, jql=self.jql)
+    def info(self, settings: Mapping[str, Any] | None = None) -> TeamInfo:
+        """Return what a source sees of this team, with the team's settings for that source."""
+        return TeamInfo(
+            name=self.name, manager=self.manager, members=self.members, jql=self.jql, settings=settings or {}
+        )
 
 
 @dataclass(frozen=True)
@@ -71,19 +310,21 @@ class PressureSettings:
     weights: Mapping[str, float]
     limits: Mapping[str, float]  # configured norms; components without one use their baseline
     floors: Mapping[str, float]
-    saturation: float = 2.0  # a component counts in full at this multiple of its norm
-    reference: timedelta = timedelta(days=28)
+    # The defaults come from the declarations; each is an immutable value.
+    saturation: float = PRESSURE.default("saturation")
+    reference: timedelta = PRESSURE.default("reference")  # noqa: RUF009
 
 
 @dataclass(frozen=True)
 class AlertSettings:
     """Thresholds of the alerts; defaults documented in docs/configuration.md."""
 
-    rise: float = 0.2
-    high: float = 0.6
-    grace: timedelta = timedelta(days=2)
-    min_actions: int = 1
-    source_down_after: timedelta = timedelta(hours=1)
+    # The defaults come from the declarations; each is an immutable value.
+    rise: float = ALERTS.default("rise")
+    high: float = ALERTS.default("high")
+    grace: timedelta = ALERTS.default("grace")  # noqa: RUF009
+    min_actions: int = ALERTS.default("min_actions")
+    source_down_after: timedelta = ALERTS.default("source_down_after")  # noqa: RUF009
 
 
 @dataclass(frozen=True)
@@ -114,6 +355,11 @@ class Config:
         """Return the team of that name."""
         return next((t for t in self.teams if t.name == name), None)
 
+    def team_infos(self, source: str) -> list[TeamInfo]:
+        """Return what a source sees of the teams, each with its settings for that source."""
+        table = self.sources.get(source)
+        return [t.info(table.team_settings(t.name) if table else None) for t in self.teams]
+
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     """Return the config path from --config or TEAMPULSE_CONFIG."""
@@ -138,6 +384,8 @@ def load(path: str | os.PathLike[str] | None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"not valid TOML: {exc}", str(resolved)) from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError("config", "not valid TOML: values nested too deeply", str(resolved)) from None
     try:
         return parse(data, resolved)
     except ConfigError as exc:
@@ -157,173 +405,56 @@ def _unknown(table: Mapping[str, Any], prefix: str, known: set[str]) -> None:
             raise ConfigError(f"{prefix}{key}", f"unknown key (known: {', '.join(sorted(known))})")
 
 
-def _duration(table: Mapping[str, Any], key: str, prefix: str, default: timedelta) -> timedelta:
-    value = table.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ConfigError(prefix + key, 'must be a duration string like "15m" or "2d"')
+def _state_path(raw: str, base: Path) -> Path:
+    """Return the store's path, relative to the config file; its folder must exist."""
     try:
-        result = parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(prefix + key, str(exc)) from None
-    if result <= timedelta(0):
-        raise ConfigError(prefix + key, "must be positive")
-    return result
-
-
-def _number(
-    table: Mapping[str, Any], key: str, prefix: str, default: float, lo: float, hi: float | None = None
-) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(prefix + key, "must be a number")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise ConfigError(prefix + key, f"must be {bound}, got {value}")
-    return float(value)
-
-
-def _zone(value: Any, key: str) -> ZoneInfo:
-    if not isinstance(value, str):
-        raise ConfigError(key, "must be an IANA time zone name")
+        state = Path(raw).expanduser()
+    except RuntimeError:  # "~name/..." of a user this system does not know
+        raise ConfigError("settings.state", f"{raw!r} names the home folder of an unknown user") from None
+    if not state.is_absolute():
+        state = base / state
     try:
-        return parse_zone(value)
-    except ValueError as exc:
-        raise ConfigError(key, str(exc)) from None
-
-
-def _hours(value: Any, key: str) -> tuple[time, time]:
-    if not isinstance(value, str):
-        raise ConfigError(key, 'must be a string like "09:00-17:00"')
-    try:
-        return parse_hours(value)
-    except ValueError as exc:
-        raise ConfigError(key, str(exc)) from None
-
-
-def _email(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value):
+        folder_found = state.parent.is_dir()
+    except OSError as exc:  # a name too long, say
         raise ConfigError(
-            key,
-            f"must be an e-mail address, got {value!r}"
-            if isinstance(value, str)
-            else "must be an e-mail address",
-        )
-    return value.strip().lower()
+            "settings.state", f"the folder {state.parent} cannot be read: {exc.strerror}"
+        ) from None
+    if not folder_found:
+        # Creating it would hide a typo or an unmounted volume behind a fresh, empty store:
+        # every baseline relearned, every recorded action gone, nothing said.
+        raise ConfigError("settings.state", f"the folder {state.parent} does not exist (create it first)")
+    return state
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Config:
     """Validate parsed TOML; raises ConfigError naming the key."""
-    _unknown(data, "", {"settings", "teams", "sources", "notifiers", "pressure", "alerts"})
-    settings = _table(data, "settings")
-    _unknown(
-        settings,
-        "settings.",
-        {
-            "state",
-            "timezone",
-            "working_hours",
-            "min_group_size",
-            "interval",
-            "retention",
-            "survey_window",
-            "dashboards_url",
-        },
-    )
+    _unknown(data, "", set(SECTIONS))
+    settings = SETTINGS.parse(_table(data, "settings"), "settings.")
     base = path.parent
-    state_raw = settings.get("state", "teampulse.db")
-    if not isinstance(state_raw, str) or not state_raw:
-        raise ConfigError("settings.state", "must be a file name")
-    state = Path(state_raw).expanduser()
-    if not state.is_absolute():
-        state = base / state
-    if not state.parent.is_dir():
-        # Creating it would hide a typo or an unmounted volume behind a fresh, empty store:
-        # every baseline relearned, every recorded action gone, nothing said.
-        raise ConfigError("settings.state", f"the folder {state.parent} does not exist (create it first)")
-    tz = _zone(settings.get("timezone", "UTC"), "settings.timezone")
-    hours = _hours(settings.get("working_hours", "09:00-17:00"), "settings.working_hours")
-    min_group = settings.get("min_group_size", 5)
-    if isinstance(min_group, bool) or not isinstance(min_group, int) or min_group < 1:
-        raise ConfigError("settings.min_group_size", "must be a whole number of at least 1")
-    interval = _duration(settings, "interval", "settings.", timedelta(minutes=15))
-    retention = _duration(settings, "retention", "settings.", timedelta(days=400))
-    survey_window = _duration(settings, "survey_window", "settings.", timedelta(days=28))
-    dashboards_url = settings.get("dashboards_url")
-    if dashboards_url is not None and (
-        not isinstance(dashboards_url, str) or not dashboards_url.startswith(("http://", "https://"))
-    ):
-        raise ConfigError("settings.dashboards_url", "must be the http(s) address of your Grafana")
-    if retention < timedelta(days=90):
-        raise ConfigError("settings.retention", "must be at least 90d (the engine replays 90 days)")
-
-    teams_raw = data.get("teams", [])
-    if not isinstance(teams_raw, list) or not all(isinstance(t, dict) for t in teams_raw):
-        raise ConfigError("teams", "must be an array of tables ([[teams]])")
-    if not teams_raw:
-        raise ConfigError("teams", "at least one [[teams]] table is required")
-    teams: list[Team] = []
-    for i, t in enumerate(teams_raw):
-        prefix = f"teams[{i}]."
-        _unknown(t, prefix, {"name", "manager", "members", "jql", "timezone", "working_hours"})
-        name = t.get("name")
-        if not isinstance(name, str) or not _TEAM_NAME.match(name):
-            raise ConfigError(prefix + "name", "must be a short name (letters, digits, space . _ -)")
-        if any(x.name == name for x in teams):
-            raise ConfigError(prefix + "name", f"team {name!r} is defined twice")
-        manager = _email(t.get("manager"), prefix + "manager")
-        members_raw = t.get("members")
-        if members_raw is None:
-            raise ConfigError(
-                prefix + "members", "is required: the members' e-mail addresses, the manager not included"
-            )
-        if not isinstance(members_raw, list):
-            raise ConfigError(prefix + "members", "must be a list of e-mail addresses")
-        if not members_raw:
-            # Every people figure is per member; with none, each would be empty or divide by zero.
-            raise ConfigError(
-                prefix + "members", "is empty: list the team's members, the manager not included"
-            )
-        members = tuple(_email(m, f"{prefix}members[{j}]") for j, m in enumerate(members_raw))
-        if len(set(members)) != len(members):
-            raise ConfigError(prefix + "members", "lists someone twice")
-        _check_membership(teams, manager, members, prefix)
-        jql = t.get("jql")
-        if jql is not None and (not isinstance(jql, str) or not jql.strip()):
-            raise ConfigError(prefix + "jql", "must be a non-empty JQL string")
-        teams.append(
-            Team(
-                name=name,
-                manager=manager,
-                members=members,
-                jql=jql,
-                timezone=_zone(t["timezone"], prefix + "timezone") if "timezone" in t else tz,
-                working_hours=(
-                    _hours(t["working_hours"], prefix + "working_hours") if "working_hours" in t else hours
-                ),
-            )
-        )
-
-    sources = _plugin_tables(data, "sources", base)
-    notifiers = _plugin_tables(data, "notifiers", base)
-    pressure = _pressure(_table(data, "pressure"))
-    alerts = _alerts(_table(data, "alerts"))
+    state = _state_path(settings["state"], base)
+    tz: ZoneInfo = settings["timezone"]
+    hours: tuple[time, time] = settings["working_hours"]
+    teams = _teams(data, tz, hours)
+    sources = _plugin_tables(data, "sources", base, teams)
+    notifiers = _plugin_tables(data, "notifiers", base, [])
+    pressure = _pressure(PRESSURE.parse(_table(data, "pressure"), "pressure."))
+    alerts = AlertSettings(**ALERTS.parse(_table(data, "alerts"), "alerts."))
     if not sources:
         # Nothing would ever be collected: every team would stay unknown and no alert could fire,
         # which looks the same as calm.
         raise ConfigError(
             "sources", "none configured: add a [sources.NAME] table (see docs/configuration.md)"
         )
+    dashboards_url = settings["dashboards_url"]
     return Config(
         path=path,
         state=state,
         timezone=tz,
         working_hours=hours,
-        min_group_size=min_group,
-        interval=interval,
-        retention=retention,
-        survey_window=survey_window,
+        min_group_size=settings["min_group_size"],
+        interval=settings["interval"],
+        retention=settings["retention"],
+        survey_window=settings["survey_window"],
         dashboards_url=dashboards_url.rstrip("/") if dashboards_url else None,
         teams=tuple(teams),
         sources=sources,
@@ -332,6 +463,37 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         alerts=alerts,
         raw=data,
     )
+
+
+def _teams(data: Mapping[str, Any], tz: ZoneInfo, hours: tuple[time, time]) -> list[Team]:
+    teams_raw = data.get("teams", [])
+    if not isinstance(teams_raw, list) or not all(isinstance(t, dict) for t in teams_raw):
+        raise ConfigError("teams", "must be an array of tables ([[teams]])")
+    if not teams_raw:
+        raise ConfigError("teams", "at least one [[teams]] table is required")
+    teams: list[Team] = []
+    for i, t in enumerate(teams_raw):
+        prefix = f"teams[{i}]."
+        v = TEAM.parse(t, prefix)
+        name = v["name"]
+        if any(x.name == name for x in teams):
+            raise ConfigError(prefix + "name", f"team {name!r} is defined twice")
+        members = tuple(v["members"])
+        if len(set(members)) != len(members):
+            raise ConfigError(prefix + "members", "lists someone twice")
+        _check_membership(teams, v["manager"], members, prefix)
+        teams.append(
+            Team(
+                name=name,
+                manager=v["manager"],
+                members=members,
+                jql=v["jql"],
+                timezone=v["timezone"] or tz,
+                working_hours=v["working_hours"] or hours,
+                sources=v["sources"],
+            )
+        )
+    return teams
 
 
 def _check_membership(teams: list[Team], manager: str, members: tuple[str, ...], prefix: str) -> None:
@@ -354,51 +516,43 @@ def _check_membership(teams: list[Team], manager: str, members: tuple[str, ...],
             )
 
 
-def _plugin_tables(data: Mapping[str, Any], section: str, base: Path) -> dict[str, PluginConfig]:
+def _plugin_tables(
+    data: Mapping[str, Any], section: str, base: Path, teams: list[Team]
+) -> dict[str, PluginConfig]:
     result: dict[str, PluginConfig] = {}
     for name, table in _table(data, section).items():
         if not isinstance(table, dict):
             raise ConfigError(f"{section}.{name}", "must be a table")
         plugin = table.get("plugin")
         if not isinstance(plugin, str) or not plugin:
-            raise ConfigError(f"{section}.{name}.plugin", "is required (the kind of source, e.g. jira)")
-        result[name] = PluginConfig(name=name, section=section, options=table, base_dir=base)
+            kind = "source, e.g. jira" if section == "sources" else "notifier, e.g. webhook"
+            raise ConfigError(f"{section}.{name}.plugin", f"is required (the kind of {kind})")
+        per_team = {
+            t.name: PluginConfig(
+                name=name, section=f"teams[{i}].sources", options=t.sources[name], base_dir=base
+            )
+            for i, t in enumerate(teams)
+            if name in t.sources
+        }
+        result[name] = PluginConfig(name=name, section=section, options=table, base_dir=base, teams=per_team)
+    for i, t in enumerate(teams):
+        for name in t.sources:
+            if name not in result:
+                known = ", ".join(sorted(result)) or "none"
+                raise ConfigError(
+                    f"teams[{i}].sources.{name}", f"no source of that name (configured: {known})"
+                )
     return result
 
 
-def _pressure(table: Mapping[str, Any]) -> PressureSettings:
-    _unknown(table, "pressure.", {"weights", "limits", "floors", "saturation", "reference"})
-    weights = dict(PRESSURE_COMPONENTS)
-    limits: dict[str, float] = {}
-    floors = dict(PRESSURE_FLOORS)
-    for key, target in (("weights", weights), ("limits", limits), ("floors", floors)):
-        sub = _table(table, key) if key in table else {}
-        for comp in sub:
-            if comp not in PRESSURE_COMPONENTS:
-                raise ConfigError(
-                    f"pressure.{key}.{comp}",
-                    f"unknown component (known: {', '.join(PRESSURE_COMPONENTS)})",
-                )
-            target[comp] = _number(sub, comp, f"pressure.{key}.", 0.0, 0.0)
+def _pressure(values: Mapping[str, Any]) -> PressureSettings:
+    weights = PRESSURE_COMPONENTS | values["weights"]
     if sum(weights.values()) <= 0:
         raise ConfigError("pressure.weights", "at least one weight must be positive")
-    for comp, value in limits.items():
-        if value <= 0:
-            raise ConfigError(f"pressure.limits.{comp}", "must be positive")
-    saturation = _number(table, "saturation", "pressure.", 2.0, 1.01)
-    reference = _duration(table, "reference", "pressure.", timedelta(days=28))
-    return PressureSettings(weights, limits, floors, saturation, reference)
-
-
-def _alerts(table: Mapping[str, Any]) -> AlertSettings:
-    _unknown(table, "alerts.", {"rise", "high", "grace", "min_actions", "source_down_after"})
-    min_actions = table.get("min_actions", 1)
-    if isinstance(min_actions, bool) or not isinstance(min_actions, int) or min_actions < 1:
-        raise ConfigError("alerts.min_actions", "must be a whole number of at least 1")
-    return AlertSettings(
-        rise=_number(table, "rise", "alerts.", 0.2, 0.01, 1.0),
-        high=_number(table, "high", "alerts.", 0.6, 0.01, 1.0),
-        grace=_duration(table, "grace", "alerts.", timedelta(days=2)),
-        min_actions=min_actions,
-        source_down_after=_duration(table, "source_down_after", "alerts.", timedelta(hours=1)),
+    return PressureSettings(
+        weights=weights,
+        limits=values["limits"],
+        floors=PRESSURE_FLOORS | values["floors"],
+        saturation=values["saturation"],
+        reference=values["reference"],
     )

@@ -28,6 +28,7 @@ from .people import (
     PeopleView,
     SignalCache,
 )
+from .plugin_signals import PluginEvents, TeamSignals
 from .pseudonym import Pseudonymiser
 from .states import TeamState
 from .store import ChangeRow, ItemRow, SignalRow, Store
@@ -585,7 +586,7 @@ def _replay(
     days: Sequence[_Day],
     history_from: float,
     judged_from: float,
-    extra: Sequence[SignalKind],
+    extra: TeamSignals,
 ) -> _Course:
     """Replay pressure over `days`: normals from each day's reference window, and episodes.
 
@@ -632,11 +633,9 @@ def _replay(
                 centre = _median(past)
                 normal = _normal(past, centre, _effect(config, name, d, centre), settings.saturation)
             components.append(Component(name, value, normal.centre, normal.score(value), w, normal.top))
-        for s in extra:
-            got = s.compute(team.name, d.facts)
-            if got is not None:  # a signal with nothing to say leaves the index as if absent
-                value = min(max(float(got), 0.0), 1.0)
-                components.append(Component(s.name, value, 0.0, value, s.weight))
+        # A signal with nothing to say that day leaves the index as if it were absent.
+        for s, value in extra.values(d.facts, d.at):
+            components.append(Component(s.name, value, 0.0, value, s.weight))
         total = sum(c.weight for c in components)
         pressure = sum(c.score * c.weight for c in components) / total if total else 0.0
         pressures.append(pressure)
@@ -690,12 +689,14 @@ def _support_trend(
     elevated_at: Callable[[float], bool],
     responses: Sequence[SignalRow],
     times: Sequence[float],
+    extras: Sequence[Sequence[tuple[str, float, float]]],
 ) -> list[float | None]:
     """Return people support at each of `times`, as the view at that time reads it.
 
     A view reads only the signals within 14 days either side of its time (1:1s and check-ins of
     the last 14 days, conflicts up to 14 days ahead), so each day gets a copy of the cache cut to
-    the team and to those days: 60 small views, not 60 evaluations.
+    the team and to those days: 60 small views, not 60 evaluations. `extras` holds each time's
+    plugin support signals as (name, weight, value).
     """
     members = people.member_set | {people.manager}
     meetings = sorted(people.meetings, key=lambda m: m.start)
@@ -707,14 +708,16 @@ def _support_trend(
     mine = [r for r in responses if r.team == team.name]
     recorded_at = [at for _kind, at, _p in recorded]
     out: list[float | None] = []
-    for t in times:
+    for t, extra in zip(times, extras, strict=True):
         day = copy.copy(base)
         day.meetings = meetings[
             bisect_right(starts, t - max(COVERAGE_WINDOW, TRAILING)) : bisect_right(starts, t + LOOKAHEAD)
         ]
         day.responses = [r for r in mine if r.end >= t - window and r.start <= t]
         recent = bisect_right(recorded_at, t) - bisect_left(recorded_at, t - COVERAGE_WINDOW)
-        view = PeopleHistory(config, team, day, pseudonym, t).view(history.assignments, recent, elevated_at)
+        view = PeopleHistory(config, team, day, pseudonym, t).view(
+            history.assignments, recent, elevated_at, extra
+        )
         out.append(view.support)
     return out
 
@@ -756,8 +759,13 @@ def evaluate_team(
     starts: Mapping[str, float] | None = None,
     trend_signals: TrendSignals | None = None,
     with_trend: bool = True,
+    plugin_events: PluginEvents | None = None,
 ) -> TeamSnapshot:
-    """Return one team's snapshot at `as_of`; `starts` as history_starts() gives them."""
+    """Return one team's snapshot at `as_of`; `starts` as history_starts() gives them.
+
+    `signals` are the plugins' (SignalKind); `plugin_events` what their sources stored up to
+    `as_of` (loaded here when not given).
+    """
     t_end = as_of.timestamp()
     ref_days = max(int(config.pressure.reference.total_seconds() // DAY), 1)
     span = SCAN_DAYS + ref_days
@@ -770,7 +778,16 @@ def evaluate_team(
     learning = t_end < learned_at
     # The series' first `ref_days` days are only the reference of the first scanned day.
     judged_from = max(learned_at, days[ref_days].at)
-    extra = [s for s in (signals or {}).values() if s.side == "pressure"]
+    kinds = list((signals or {}).values())
+    if plugin_events is None:
+        plugin_events = PluginEvents(store, config, kinds, t_end)
+    events = plugin_events.team(team, pseudonym)
+    extra = TeamSignals([s for s in kinds if s.side == "pressure"], team.name, events)
+    helps = TeamSignals([s for s in kinds if s.side == "support"], team.name, events)
+
+    def support_signals(d: _Day) -> list[tuple[str, float, float]]:
+        return [(s.name, s.weight, value) for s, value in helps.values(d.facts, d.at)]
+
     course = _replay(config, team, days, first if first is not None else t_end, judged_from, extra)
     last = days[-1]
     onset = days[course.onset].at if course.onset is not None else None
@@ -783,7 +800,7 @@ def evaluate_team(
     cache = cache or SignalCache(store, config, t_end)
     people = PeopleHistory(config, team, cache, pseudonym, t_end)
     recent = sum(1 for _kind, at, _p in recorded if at >= t_end - COVERAGE_WINDOW)
-    view = people.view(history.assignments, recent, elevated_at)
+    view = people.view(history.assignments, recent, elevated_at, support_signals(last))
     # Every leadership action up to as_of, from every side that can see one, as (kind, at, answers).
     actions = [(kind, at, True) for kind, at, _p in recorded]
     actions += [(kind, at, kind in ANSWERING_KINDS) for kind, at in history.derived_actions(t_end)]
@@ -851,9 +868,19 @@ def evaluate_team(
     trend: tuple[TrendPoint, ...] = ()
     if with_trend:
         responses = (trend_signals or TrendSignals(store, config, t_end)).responses
-        earlier = [d.at for d in days[-TREND_DAYS:-1]]
+        earlier = days[-TREND_DAYS:-1]
         supports = _support_trend(
-            config, team, cache, people, pseudonym, history, recorded, elevated_at, responses, earlier
+            config,
+            team,
+            cache,
+            people,
+            pseudonym,
+            history,
+            recorded,
+            elevated_at,
+            responses,
+            [d.at for d in earlier],
+            [support_signals(d) for d in earlier],
         )
         trend = _trend(config, team, days, course, [*supports, view.support])
     recent_actions = tuple(
@@ -931,7 +958,10 @@ def evaluate(
     cache = SignalCache(store, config, as_of.timestamp())
     starts = history_starts(store)
     trend = TrendSignals(store, config, as_of.timestamp()) if with_trend else None
+    events = PluginEvents(store, config, list((signals or {}).values()), as_of.timestamp())
     return [
-        evaluate_team(config, team, store, as_of, pseudonym, signals, cache, starts, trend, with_trend)
+        evaluate_team(
+            config, team, store, as_of, pseudonym, signals, cache, starts, trend, with_trend, events
+        )
         for team in config.teams
     ]

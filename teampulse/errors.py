@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["ConfigError", "SourceError", "TeampulseError", "WebhookRejected"]
+
+# What str.splitlines() breaks a line at.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 class TeampulseError(Exception):
@@ -20,7 +25,8 @@ class ConfigError(TeampulseError):
 
     def _text(self) -> str:
         where = f"{self.path}: " if self.path else ""
-        return f"{where}{self.key}: {self.reason}"
+        # A key, value or path from the config may hold a line break; the message stays one line.
+        return _LINE_BREAK.sub(lambda m: repr(m[0])[1:-1], f"{where}{self.key}: {self.reason}")
 
     def with_path(self, path: str) -> ConfigError:
         """Return the same error naming the config file."""

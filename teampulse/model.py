@@ -198,6 +198,8 @@ class TeamInfo:
     manager: str
     members: tuple[str, ...]
     jql: str | None = None
+    # The team's settings for this source: the keys the source declares per team
+    # ([teams.sources.NAME] in the config), each the team's value, the source's or the default.
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -196,12 +196,14 @@ class PeopleHistory:
         assignments: Sequence[tuple[float, str]],
         recorded_recent: int,
         elevated_at: Callable[[float], bool],
+        extra: Sequence[tuple[str, float, float]] = (),
     ) -> PeopleView:
         """Return the team's people side at `as_of`.
 
         `assignments`: (time, pseudonym) of work assigned to someone; `recorded_recent`:
         recorded leadership actions in the last 14 days; `elevated_at(t)`: whether the team
-        was under elevated process pressure at t.
+        was under elevated process pressure at t; `extra`: the plugins' support signals that
+        had something to say at `as_of`, as (name, weight, value).
         """
         t = self.as_of
         cfg = self.config
@@ -244,7 +246,11 @@ class PeopleHistory:
                 actions.append(("time_off_protected", s, person))
 
         parts: dict[str, float] = {}
-        people_data = self.has_calendars or bool(scores)
+        weights = dict(SUPPORT_WEIGHTS)
+        # A plugin's support signal reads people's events: it is person-derived, so it counts
+        # only for teams at the anonymity threshold, and then it is people data by itself.
+        plugin_parts = [(name, w, v) for name, w, v in extra if visible]
+        people_data = self.has_calendars or bool(scores) or bool(plugin_parts)
         if coverage is not None and visible:
             parts["one_on_one_coverage"] = coverage
         if self.has_calendars and visible:
@@ -258,8 +264,11 @@ class PeopleHistory:
         if people_data:
             recent = recorded_recent + len(actions)
             parts["recent_actions"] = min(recent / 2.0, 1.0)
-        weight = sum(SUPPORT_WEIGHTS[k] for k in parts)
-        support = sum(SUPPORT_WEIGHTS[k] * v for k, v in parts.items()) / weight if parts else None
+        for name, w, value in plugin_parts:
+            parts[name] = value
+            weights[name] = w
+        weight = sum(weights[k] for k in parts)
+        support = sum(weights[k] * v for k, v in parts.items()) / weight if parts else None
         return PeopleView(
             visible=visible,
             has_calendars=self.has_calendars,

@@ -9,8 +9,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -655,6 +657,32 @@ class Store:
                 r[4],
                 json.loads(r[5]) if r[5] else {},
                 tuple(json.loads(r[6] or "[]")),
+            )
+            for r in rows
+        ]
+
+    def source_signals(self, sources: Sequence[str], until: float) -> list[PersonSignal]:
+        """Return the people signals these sources stored that began by `until`, oldest first."""
+        if not sources:
+            return []
+        marks = ", ".join("?" for _ in sources)
+        with self._lock:
+            rows = self._db.execute(
+                f"""SELECT id, kind, start, end, person, team, attrs, people, owner FROM signals
+                    WHERE source IN ({marks}) AND start <= ? ORDER BY start, id""",
+                (*sources, until),
+            ).fetchall()
+        return [
+            PersonSignal(
+                id=r[0],
+                kind=r[1],
+                start=datetime.fromtimestamp(r[2], UTC),
+                end=datetime.fromtimestamp(r[3], UTC),
+                person=r[4],
+                team=r[5],
+                attrs=MappingProxyType(json.loads(r[6]) if r[6] else {}),
+                people=tuple(json.loads(r[7] or "[]")),
+                owner=r[8],
             )
             for r in rows
         ]

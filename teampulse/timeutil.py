@@ -15,7 +15,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 2h, 7d, 1w)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:  # past timedelta's 999,999,999 days
+        raise ValueError(f"too long a duration: {text!r}") from None
 
 
 def parse_time(text: str, default_tz: tzinfo = UTC) -> datetime:
@@ -36,7 +39,7 @@ def parse_zone(name: str) -> ZoneInfo:
     """Return the IANA time zone of that name."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("Europe"), a name too long
         raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)") from None
 
 

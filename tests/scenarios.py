@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from teampulse.demo_people import CalendarEvent, render_calendar
-from teampulse.jira_emulator import Dataset
+from teampulse_demo.people import CalendarEvent, render_calendar
+from teampulse_jira_emulator import Dataset
 
 TEAMS = ("anniv-mgr", "anniv-lead", "deploy-mgr", "deploy-lead", "calm", "crunch-1on1")
 EXPECTED = {

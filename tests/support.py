@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-import importlib.util
-import socket
+import os
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from teampulse.model import Change, StatusCategory, WorkItem
+
+# The plugin-testing kit's helpers, here for the tests that import them from support.
+from teampulse.testing import free_port, wait_until  # noqa: F401
+
+# The fuzz tests' size: a fixed, derandomised fast form in `make test`, N per target in `make fuzz`.
+FUZZ_EXAMPLES = int(os.environ.get("TEAMPULSE_FUZZ_EXAMPLES", "0") or 0)
+
+
+def fuzz_settings(fast: int) -> Any:
+    """Return hypothesis settings: `fast` examples, or TEAMPULSE_FUZZ_EXAMPLES when set."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=FUZZ_EXAMPLES or fast,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
 
 KEY = "test-key-0123456789abcdef"
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)  # a Monday
@@ -59,15 +77,14 @@ def calendar_workdir(folder: Path) -> Path:
     return folder
 
 
+# Real-world and adversarial calendars from two public projects, kept with the calendar
+# plugin's tests (their origin and licences are in its README.md).
+ICS_CORPUS = Path(__file__).resolve().parents[1] / "plugins" / "teampulse-calendar" / "tests" / "corpus"
+
+
 def find_ics_corpus() -> Path | None:
-    """Return the reference ICS corpus (beside the repository, or at its usual place), if here."""
-    for candidate in (
-        Path("/work/shared/reference/ics-corpus"),
-        Path(__file__).resolve().parents[2] / "shared/reference/ics-corpus",
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
+    """Return the reference ICS corpus, if the checkout has it."""
+    return ICS_CORPUS if ICS_CORPUS.is_dir() else None
 
 
 def self_signed_cert(folder: Path) -> Path:
@@ -128,45 +145,10 @@ def basic_config_text() -> str:
     return BASIC
 
 
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def http_get(url: str, timeout: float = 10.0) -> bytes:
     """GET a URL and return the body."""
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return bytes(r.read())
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "the condition") -> None:
-    """Poll until `predicate` holds; a server not up yet (OSError) counts as not yet."""
-    deadline = time.time() + timeout
-    last: Exception | None = None
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, KeyError, IndexError, ValueError) as exc:
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last error: {last}")
-
-
-def load_mixin_build() -> ModuleType:
-    """Import dashboards/build.py (a script, not a package)."""
-    name = "teampulse_mixin_build"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parent.parent / "dashboards" / "build.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def wall_clock_now() -> datetime:

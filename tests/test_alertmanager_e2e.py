@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -34,10 +33,11 @@ from typing import Any
 import pytest
 import yaml
 from support import wall_clock_now
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_demo.people import write_people_data
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.demo_people import write_people_data
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
+from teampulse.testing import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "dashboards" / "rules" / "teampulse.rules.yml"
 ALERT = "ProcessPressureWithoutLeadership"
 API_TOKEN = "e2e-actions-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Receiver:
@@ -105,19 +99,6 @@ class Receiver:
                         f"{what} did not reach the receiver within {timeout:g} s; it got {seen}. {diagnose()}"
                     )
                 self.cond.wait(min(left, 0.5))
-
-
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last error: {last}")
 
 
 def _get(url: str) -> bytes:
@@ -185,7 +166,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
     stack.callback(receiver.close)
 
     # Alertmanager: everything to the receiver, resolutions included, no waiting.
-    am_port = _free_port()
+    am_port = free_port()
     (tmp_path / "am.yml").write_text(
         "route:\n  receiver: test\n  group_by: ['alertname', 'team', 'job']\n"
         "  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n"
@@ -203,7 +184,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
         ],
     )
     am_url = f"http://127.0.0.1:{am_port}"
-    _wait(lambda: _ready(am_url + "/-/ready"), 15, "Alertmanager to be ready")
+    wait_until(lambda: _ready(am_url + "/-/ready"), 15, "Alertmanager to be ready")
 
     # The Jira emulator, calendars and survey of the demo organisation (`teampulse demo`'s,
     # seed 7), up to the real time; payments is the crunching team.
@@ -211,7 +192,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
     assert "payments" in [t.name for t in org.teams]
     write_people_data(org, tmp_path, org.now)
     emulator = stack.enter_context(EmulatorServer(org.dataset, mode="cloud"))
-    serve_port = _free_port()
+    serve_port = free_port()
     serve_url = f"http://127.0.0.1:{serve_port}"
     config = write_demo_config(tmp_path, emulator.url, list(org.teams), interval="2s", people=True)
     with config.open("a") as f:
@@ -240,7 +221,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
         ],
         env,
     )
-    _wait(
+    wait_until(
         lambda: b'teampulse_pressure_unmatched{team="payments"} 1.0' in _get(serve_url + "/metrics"),
         30,
         "serve to collect and show payments' pressure unmatched",
@@ -260,7 +241,7 @@ def test_pressure_alert_fires_and_resolves_through_alertmanager(tmp_path: Path, 
                 if "alert" in rule:
                     rule["for"] = "0s"
         (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
-        prom_port = _free_port()
+        prom_port = free_port()
         (tmp_path / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "rule_files: ['rules.yml']\n"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from support import NOW as SUPPORT_NOW
 from support import Items, free_port, http_get, start_prometheus, wait_until
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
 from teampulse.app import Runtime
 from teampulse.backfill import backfill, stderr_progress
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a fixed Wednesday: the history ends here
 MAX_BLOCK = "720h"  # 30 days a block, as docs/metrics.md tells promtool

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.jira_emulator import EmulatorServer, FaultRule, Organisation, generate_organisation
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_jira_emulator import EmulatorServer, FaultRule, Organisation, generate_organisation
 
 # A fixed time (a Wednesday): the organisation is generated up to it, and every collection
 # and check runs as of it (`--as-of`), whatever the day the test runs on.

@@ -1,4 +1,4 @@
-"""The Grafana dashboards: generated, well formed, and every query works on real teampulse data.
+"""The Grafana dashboards of teampulse.mixin: well formed, overridable, and every query works on real data.
 
 The end-to-end part starts the Jira emulator with the demo organisation (and its calendars and
 survey when those plugins are installed), `teampulse serve` on it, and a real Prometheus that
@@ -28,20 +28,23 @@ import yaml
 from support import (
     free_port,
     http_get,
-    load_mixin_build,
     scrape_config,
     start_prometheus,
     start_serve,
     wait_until,
     wall_clock_now,
 )
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
-from teampulse.demo import TOKEN_ENV, write_demo_config
+from teampulse.alerts import PRESSURE_ALERT, SOURCE_DOWN_ALERT, TIME_OFF_ALERT
 from teampulse.exporter import RUNBOOK_URL, series_names
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
+from teampulse.mixin import DEFAULTS, MixinConfig
+from teampulse.mixin.build import DASHBOARDS, PROVISIONING_DASHBOARDS, PROVISIONING_DATASOURCES, RULES, render
+from teampulse.mixin.queries import HIGH, RISE
 
 ROOT = Path(__file__).resolve().parent.parent
-MIXIN = ROOT / "dashboards"
+SHIPPED = ROOT / "teampulse" / "mixin" / "files"
 TEAM = "payments"  # the demo's crunch team: elevated, and unmatched until the test records an action
 DEMO_SEED = 7  # `teampulse demo`'s default
 
@@ -53,10 +56,21 @@ PEOPLE_PANELS = {
 }
 
 
-build = load_mixin_build()
+UIDS = {"overview": DEFAULTS.overview_uid, "team": DEFAULTS.team_uid, "health": DEFAULTS.health_uid}
 BOARDS: dict[str, dict[str, Any]] = {
-    uid: json.loads((MIXIN / path).read_text()) for uid, path in build.DASHBOARD_PATHS.items()
+    UIDS[name]: json.loads((SHIPPED / path).read_text()) for name, path in DASHBOARDS.items()
 }
+# A deployment's own names: the same dashboards with every Grafana setting changed.
+OVERRIDDEN = MixinConfig(
+    job_selector='job="tp-prod", env="prod"',
+    overview_uid="tp-overview",
+    team_uid="tp-team",
+    health_uid="tp-health",
+    dashboard_tag="people-ops",
+    dashboard_refresh="1m",
+    dashboard_timezone="utc",
+    datasource="Mimir",
+)
 
 
 @dataclass(frozen=True)
@@ -122,18 +136,8 @@ def substitute(expr: str) -> str:
 # --- Static checks ------------------------------------------------------------------------------
 
 
-def test_dashboards_are_generated_from_build_py() -> None:
-    rendered = build.render()
-    for path in build.DASHBOARD_PATHS.values():
-        assert (MIXIN / path).read_text() == rendered[path], f"{path}: run `python dashboards/build.py`"
-    assert sorted(p.name for p in (MIXIN / "grafana").glob("*.json")) == sorted(
-        p.name for p in build.DASHBOARD_PATHS.values()
-    )
-
-
-@pytest.mark.parametrize("uid", sorted(BOARDS))
-def test_dashboard_is_provisionable(uid: str) -> None:
-    board = BOARDS[uid]
+def check_provisionable(board: dict[str, Any], uid: str, config: MixinConfig) -> None:
+    """Check what Grafana's file provisioning and the dashboards' links need of one dashboard."""
     text = json.dumps(board)
     # file provisioning resolves neither __inputs nor ${DS_...}: a datasource variable instead
     assert "__inputs" not in board and "${DS_" not in text
@@ -142,15 +146,18 @@ def test_dashboard_is_provisionable(uid: str) -> None:
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    if uid != build.HEALTH_UID:
+    if uid != config.health_uid:
         assert variables["team"]["query"] == "label_values(teampulse_process_pressure_ratio, team)"
     # the runbook link reads the address teampulse exports (teampulse_links_info), none is baked in
     assert variables["runbook"]["query"] == "label_values(teampulse_links_info, runbook_url)"
     assert variables["runbook"]["hide"] == 2
     assert {link["url"] for link in board["links"] if link["type"] == "link"} == {"${runbook}"}
     assert RUNBOOK_URL not in text and "localhost:3000" not in text
-    assert any(link["type"] == "dashboards" and link["tags"] == [build.TAG] for link in board["links"])
-    assert build.TAG in board["tags"]
+    assert any(
+        link["type"] == "dashboards" and link["tags"] == [config.dashboard_tag] for link in board["links"]
+    )
+    assert config.dashboard_tag in board["tags"]
+    assert board["refresh"] == config.dashboard_refresh and board["timezone"] == config.dashboard_timezone
     ids = [p["id"] for p in panels(board)]
     assert len(ids) == len(set(ids))
     for p in panels(board):
@@ -167,6 +174,31 @@ def test_dashboard_is_provisionable(uid: str) -> None:
             assert t["datasource"]["uid"] == "${datasource}"
 
 
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_dashboard_is_provisionable(uid: str) -> None:
+    check_provisionable(BOARDS[uid], uid, DEFAULTS)
+    # no data source chosen: Grafana opens the dashboards on its default Prometheus
+    assert "current" not in BOARDS[uid]["templating"]["list"][0]
+
+
+def test_overridden_dashboards_carry_the_overrides() -> None:
+    files = render(OVERRIDDEN)
+    boards = {name: json.loads(files[path]) for name, path in DASHBOARDS.items()}
+    for name, uid in (("overview", "tp-overview"), ("team", "tp-team"), ("health", "tp-health")):
+        check_provisionable(boards[name], uid, OVERRIDDEN)
+        datasource = boards[name]["templating"]["list"][0]
+        assert datasource["name"] == "datasource" and datasource["current"]["value"] == "Mimir"
+    text = json.dumps(boards)
+    # a team's row in the overview opens the team detail by its UID; the health panel reads the job
+    assert "/d/tp-team/teampulse-team-detail?var-team=" in json.dumps(boards["overview"])
+    assert 'up{job=\\"tp-prod\\", env=\\"prod\\"} * on (job, instance)' in json.dumps(boards["health"])
+    for default in ("teampulse-overview", "teampulse-health", "/d/teampulse-team/", 'job=\\"teampulse\\"'):
+        assert default not in text, default
+    # the rules' links open the same dashboards
+    assert "/d/tp-team/" in files[RULES] and "/d/tp-health/" in files[RULES]
+    assert 'name: "Mimir"' in files[PROVISIONING_DATASOURCES]
+
+
 def test_dashboards_read_only_exported_metrics() -> None:
     known = series_names()
     exprs = [q.expr for q in panel_queries() + variable_queries() + annotation_queries()]
@@ -175,8 +207,8 @@ def test_dashboards_read_only_exported_metrics() -> None:
 
 
 def test_team_dashboard_pairs_process_with_people() -> None:
-    board = BOARDS[build.TEAM_UID]
-    exprs = " ".join(q.expr for q in panel_queries() if q.board == build.TEAM_UID)
+    board = BOARDS[DEFAULTS.team_uid]
+    exprs = " ".join(q.expr for q in panel_queries() if q.board == DEFAULTS.team_uid)
     for metric in (
         "teampulse_process_throughput",
         "teampulse_people_support_ratio",
@@ -193,16 +225,16 @@ def test_team_dashboard_pairs_process_with_people() -> None:
     ):
         assert metric in exprs, metric
     # the alert threshold is drawn from the thresholds teampulse exports, as the rules read them
-    assert f'+ {build.RISE}{{team="$team"}} < {build.HIGH}' in exprs
+    assert f'+ {RISE}{{team="$team"}} < {HIGH}' in exprs
     assert any("leadership_actions" in a["expr"] for a in board["annotations"]["list"])
 
 
 def test_provisioning_files() -> None:
-    providers = yaml.safe_load((MIXIN / "provisioning" / "dashboards.yml").read_text())
+    providers = yaml.safe_load((SHIPPED / PROVISIONING_DASHBOARDS).read_text())
     assert providers["apiVersion"] == 1
     (provider,) = providers["providers"]
     assert provider["type"] == "file" and provider["options"]["path"]
-    sources = yaml.safe_load((MIXIN / "provisioning" / "datasources.yml").read_text())
+    sources = yaml.safe_load((SHIPPED / PROVISIONING_DATASOURCES).read_text())
     (source,) = sources["datasources"]
     assert source["type"] == "prometheus" and source["url"].startswith("http")
 
@@ -244,7 +276,7 @@ def _start_serve(folder: Path, token: str) -> tuple[subprocess.Popen[str], str, 
     # the demo's people side (calendars, a survey) when its plugins are installed, as `teampulse demo`
     people = {"ics", "survey-csv"} <= set(load_registry().sources)
     if people:
-        from teampulse.demo_people import write_people_data
+        from teampulse_demo.people import write_people_data
 
         write_people_data(org, folder, org.now)
     emulator = EmulatorServer(org.dataset, mode="cloud")
@@ -272,7 +304,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port = free_port()
     try:
         wait_until(lambda: b'teampulse_source_up{source="jira"} 1.0' in http_get(url + "/metrics"))
-        rules = str(MIXIN / build.RULES_PATH)
+        rules = str(SHIPPED / RULES)
         prom = start_prometheus(
             folder, port, scrape_config(url.removeprefix("http://"), rules), "--web.enable-lifecycle"
         )
@@ -322,25 +354,23 @@ def test_every_variable_query_returns_teams(stack: Stack) -> None:
 
 def test_shipped_rules_agree_with_teampulse_on_real_data(stack: Stack) -> None:
     # every recording rule yields series from the real exporter
-    for group in yaml.safe_load((MIXIN / build.RULES_PATH).read_text())["groups"]:
+    for group in yaml.safe_load((SHIPPED / RULES).read_text())["groups"]:
         for rule in group["rules"]:
             if "record" in rule:
                 assert stack.query(rule["record"]), rule["record"]
     # the team alerts are pending (their `for` is minutes) for exactly the teams teampulse flags
     firing = json.loads(http_get(stack.serve + "/api/v1/alerts"))
     flagged = {
-        (a["alert"], a["labels"]["team"])
-        for a in firing
-        if a["alert"] in (build.PRESSURE_ALERT, build.TIME_OFF_ALERT)
+        (a["alert"], a["labels"]["team"]) for a in firing if a["alert"] in (PRESSURE_ALERT, TIME_OFF_ALERT)
     }
     assert flagged, "the demo has a team under pressure without leadership, or time off overridden"
 
     def in_prometheus() -> set[tuple[str, str]]:
-        alerts = stack.query(f'ALERTS{{alertname=~"{build.PRESSURE_ALERT}|{build.TIME_OFF_ALERT}"}}')
+        alerts = stack.query(f'ALERTS{{alertname=~"{PRESSURE_ALERT}|{TIME_OFF_ALERT}"}}')
         return {(a["metric"]["alertname"], a["metric"]["team"]) for a in alerts}
 
     wait_until(lambda: in_prometheus() == flagged, timeout=10)
-    assert not stack.query(f'ALERTS{{alertname="{build.SOURCE_DOWN_ALERT}"}}')
+    assert not stack.query(f'ALERTS{{alertname="{SOURCE_DOWN_ALERT}"}}')
 
 
 def test_annotations_mark_a_recorded_leadership_action(stack: Stack) -> None:

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pytest
 import scenarios
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_demo.people import write_people_data
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
+from teampulse_jira_emulator.generate import CRUNCH_DAYS
 
 from teampulse.app import Runtime
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.demo_people import write_people_data
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
-from teampulse.jira_emulator.generate import CRUNCH_DAYS
 
 DATES = {
     "mon": date(2026, 11, 16),

@@ -17,10 +17,7 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from teampulse.jira_emulator import Dataset
-from teampulse.jira_emulator.model import from_ms
-from teampulse.jira_emulator.organisations import (
+from teampulse_demo.organisations import (
     ANSWERED,
     CALM,
     CRUNCH_KINDS,
@@ -39,6 +36,8 @@ from teampulse.jira_emulator.organisations import (
     TeamTruth,
     generate_evaluation_organisation,
 )
+from teampulse_jira_emulator import Dataset
+from teampulse_jira_emulator.model import from_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -24,26 +23,16 @@ from typing import Any
 import bcrypt
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from support import self_signed_cert
+from support import FUZZ_EXAMPLES, fuzz_settings, self_signed_cert
 from test_serve_hardening import SECRET, TOKEN, Served, serving, status_of  # noqa: F401 - a fixture
 
 from teampulse.errors import ConfigError
 from teampulse.model import ACTION_KINDS
 from teampulse.webconfig import load_web_config
 
-EXAMPLES = int(os.environ.get("TEAMPULSE_FUZZ_EXAMPLES", "0") or 0)
-
-
-def _settings(fast: int) -> settings:
-    return settings(
-        max_examples=EXAMPLES or fast,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+EXAMPLES = FUZZ_EXAMPLES
 
 
 @dataclass
@@ -145,7 +134,7 @@ def test_fuzz_actions(serving: Callable[..., Served], capfd: pytest.CaptureFixtu
     served = serving()
     tally = Tally("actions")
 
-    @_settings(150)
+    @fuzz_settings(150)
     @given(body=ACTIONS, length=st.none() | LENGTHS, token=st.sampled_from([TOKEN, "wrong", ""]))
     def run(body: bytes, length: str | None, token: str) -> None:
         status, reply = status_of(
@@ -168,7 +157,7 @@ def test_fuzz_webhooks(serving: Callable[..., Served], capfd: pytest.CaptureFixt
     served = serving()
     tally = Tally("webhooks")
 
-    @_settings(150)
+    @fuzz_settings(150)
     @given(
         body=WEBHOOKS,
         signed=st.booleans(),
@@ -270,7 +259,7 @@ def test_fuzz_web_config(pems: Path, tmp_path: Path) -> None:
     path = tmp_path / "web.yml"
     tally = Tally("web-config")
 
-    @_settings(300)
+    @fuzz_settings(300)
     @given(text=YAML_TEXT, header=HEADER_TEXT)
     def run(text: bytes, header: str) -> None:
         path.write_bytes(text)

@@ -92,8 +92,7 @@ import icalendar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import free_port
-
-from teampulse.jira_emulator import Dataset, EmulatorServer
+from teampulse_jira_emulator import Dataset, EmulatorServer
 
 DATA = Path(__file__).parent / "data" / "people"
 AS_OF = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday; see "Time" above

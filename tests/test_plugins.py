@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import ModuleType
 
+import click
 import pluggy
 import pytest
+from plugin_dist import env_with, write_distribution
 
-from teampulse import SignalKind, SourceKind, hookimpl, hookspecs
+from teampulse import (
+    RegisterNotifier,
+    RegisterSignal,
+    RegisterSource,
+    SignalContext,
+    SignalKind,
+    SourceKind,
+    hookimpl,
+    hookspecs,
+)
 from teampulse.errors import TeampulseError
+from teampulse.plugin_signals import takes_context
 from teampulse.plugins import get_plugin_manager, load_registry, plugin_list, reset_plugin_manager
 
 
@@ -140,3 +155,207 @@ def test_plugins_command_lists_hooks_and_kinds() -> None:
     assert "jira" in out
     assert "hooks: register_sources" in out
     assert "sources: jira" in out
+
+
+def test_plugins_add_commands_and_their_errors_are_one_line() -> None:
+    from click.testing import CliRunner
+
+    from teampulse.cli import main
+
+    @hookimpl
+    def register_commands(cli):  # type: ignore[no-untyped-def]
+        @cli.command()
+        @click.option("--team", required=True)
+        def shifts(team: str) -> None:
+            """Show the on-call shifts of a team."""
+            if team != "payments":
+                raise TeampulseError(f"no shifts known for {team}")
+            click.echo(f"{team}: 3 shifts this week")
+
+    pm = _pm(_module("tp_shifts", register_commands=register_commands))
+    pm.hook.register_commands(cli=main)
+    try:
+        runner = CliRunner()
+        ok = runner.invoke(main, ["shifts", "--team", "payments"])
+        assert (ok.exit_code, ok.output) == (0, "payments: 3 shifts this week\n")
+        bad = runner.invoke(main, ["shifts", "--team", "search"])
+        assert bad.exit_code == 2
+        assert bad.output == "teampulse: error: no shifts known for search\n"
+    finally:
+        main.commands.pop("shifts")
+
+
+def test_the_demo_command_comes_from_its_plugin() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "teampulse.cli", "plugins"], capture_output=True, text=True, check=True
+    ).stdout
+    version = importlib.metadata.version("teampulse-demo")
+    assert f"demo {version} (teampulse-demo)\n  hooks: register_commands\n" in out
+    help_text = subprocess.run(
+        [sys.executable, "-m", "teampulse.cli", "demo", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--dashboards-url" in help_text
+
+
+def test_plugins_show_the_version_of_their_distribution(tmp_path: Path) -> None:
+    folder = write_distribution(
+        tmp_path,
+        "tp-shifts",
+        "1.2.3",
+        "shifts",
+        "tp_shifts",
+        """
+        from teampulse import SourceKind, hookimpl
+
+        @hookimpl
+        def register_sources(register):
+            register(SourceKind(name="shifts", create=lambda config: None))
+        """,
+    )
+
+    def listed(**env: str) -> dict[str, dict[str, object]]:
+        out = subprocess.run(
+            [sys.executable, "-m", "teampulse.cli", "plugins", "--format", "json"],
+            env=env_with(folder, **env), capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return {p["name"]: p for p in json.loads(out)}
+
+    plugins = listed()
+    assert {k: plugins["shifts"][k] for k in ("version", "package", "sources")} == {
+        "version": "1.2.3",
+        "package": "tp-shifts",
+        "sources": ["shifts"],
+    }
+    for name, package in (
+        ("jira", "teampulse-jira"),
+        ("calendar", "teampulse-calendar"),
+        ("demo", "teampulse-demo"),
+    ):
+        assert (plugins[name]["version"], plugins[name]["package"]) == (
+            importlib.metadata.version(package),
+            package,
+        )
+    # the allow-list still decides what loads
+    assert set(listed(TEAMPULSE_PLUGINS="shifts,jira")) == {"shifts", "jira"}
+    text = subprocess.run(
+        [sys.executable, "-m", "teampulse.cli", "plugins"],
+        env=env_with(folder, TEAMPULSE_PLUGINS="shifts"), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert text == "shifts 1.2.3 (tp-shifts)\n  hooks: register_sources\n  sources: shifts\n"
+
+
+def test_a_plugin_registered_without_a_distribution_has_no_version() -> None:
+    @hookimpl
+    def register_sources(register: RegisterSource) -> None:
+        register(SourceKind(name="static", create=lambda cfg: None))  # type: ignore[arg-type,return-value]
+
+    (info,) = plugin_list(_pm(_module("tp_static", register_sources=register_sources)))
+    assert (info.name, info.version, info.package) == ("tp_static", None, None)
+
+
+def _registers(name: str, kind: str, **opts: bool) -> ModuleType:
+    @hookimpl(**opts)
+    def register_sources(register: RegisterSource) -> None:
+        register(SourceKind(name=kind, create=lambda cfg: None))  # type: ignore[arg-type,return-value]
+
+    return _module(name, register_sources=register_sources)
+
+
+def test_hooks_are_called_through_pluggy() -> None:
+    calls: list[tuple[str, list[str]]] = []
+    pm = _pm(_registers("one", "a"), _registers("two", "b"))
+    undo = pm.add_hookcall_monitoring(
+        lambda hook, impls, kwargs: calls.append((hook, [i.plugin_name for i in impls])),
+        lambda outcome, hook, impls, kwargs: None,
+    )
+    try:
+        registry = load_registry(pm)
+    finally:
+        undo()
+    # one call of the hook per plugin, each through pluggy's own calling, in pluggy's order
+    assert calls == [("register_sources", ["two"]), ("register_sources", ["one"])]
+    assert registry.owners == {"sources:a": "one", "sources:b": "two"}
+
+
+def test_duplicates_name_both_plugins_in_pluggys_call_order() -> None:
+    # pluggy calls the last registered first, unless an implementation asks for tryfirst
+    with pytest.raises(TeampulseError) as plain:
+        load_registry(_pm(_registers("one", "jira"), _registers("two", "jira")))
+    assert str(plain.value) == "plugin one: sources kind 'jira' is already registered by two"
+    with pytest.raises(TeampulseError) as first:
+        load_registry(_pm(_registers("one", "jira", tryfirst=True), _registers("two", "jira")))
+    assert str(first.value) == "plugin two: sources kind 'jira' is already registered by one"
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [(KeyError("url"), "KeyError: 'url'"), (TeampulseError("no url"), "TeampulseError: no url")],
+)
+def test_a_hook_that_raises_names_its_plugin(error: Exception, message: str) -> None:
+    @hookimpl
+    def register_notifiers(register: RegisterNotifier) -> None:
+        raise error
+
+    with pytest.raises(TeampulseError) as raised:
+        load_registry(
+            _pm(_registers("fine", "a"), _module("tp_broken", register_notifiers=register_notifiers))
+        )
+    assert str(raised.value) == f"plugin tp_broken: register_notifiers: {message}"
+
+
+def _signal_plugin(*signals: SignalKind) -> ModuleType:
+    @hookimpl
+    def register_signals(register: RegisterSignal) -> None:
+        for s in signals:
+            register(s)
+
+    return _module("tp_signal", register_signals=register_signals)
+
+
+def _ctx_compute(team: str, facts: Mapping[str, float], ctx: SignalContext) -> float | None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("signal", "message"),
+    [
+        (
+            SignalKind("pages", "suport", 0.1, _ctx_compute),
+            "side must be one of pressure, support, got 'suport'",
+        ),
+        (SignalKind("pages", "support", 0.0, _ctx_compute), "weight must be a positive number, got 0.0"),
+        (
+            SignalKind("pages", "support", float("nan"), _ctx_compute),
+            "weight must be a positive number, got nan",
+        ),
+        (SignalKind("pages", "support", True, _ctx_compute), "weight must be a positive number, got True"),
+        (SignalKind("survey", "support", 0.1, _ctx_compute), "the name of a built-in component"),
+        (SignalKind("wip_per_person", "pressure", 0.1, _ctx_compute), "the name of a built-in component"),
+        (
+            SignalKind("pages", "pressure", 0.1, lambda team: 1.0),  # type: ignore[arg-type,misc]
+            "compute must take (team, facts, ctx) or (team, facts)",
+        ),
+        (
+            SignalKind("pages", "pressure", 0.1, _ctx_compute, source="pager"),
+            "reads source kind 'pager', which no loaded plugin registers",
+        ),
+    ],
+)
+def test_a_signal_the_engine_would_misread_stops_loading(signal: SignalKind, message: str) -> None:
+    with pytest.raises(TeampulseError) as err:
+        load_registry(_pm(_signal_plugin(signal)))
+    assert str(err.value).startswith("plugin tp_signal: signal ")
+    assert str(err.value).endswith(message)
+
+
+def test_signals_of_either_signature_and_side_register() -> None:
+    signals = [
+        SignalKind("old_style", "pressure", 0.1, lambda team, facts: 0.5),
+        SignalKind("with_context", "support", 0.2, _ctx_compute, source="pager"),
+        SignalKind("optional_context", "support", 0.2, lambda team, facts, ctx=None: 0.5),
+    ]
+    registry = load_registry(_pm(_registers("tp_pager", "pager"), _signal_plugin(*signals)))
+    assert list(registry.signals) == ["old_style", "with_context", "optional_context"]
+    assert takes_context(signals[0].compute) is False
+    assert takes_context(signals[1].compute) is True
+    assert takes_context(signals[2].compute) is True

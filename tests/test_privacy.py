@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from support import http_get, teampulse_at
-
-from teampulse.jira_emulator import generate_organisation
+from teampulse_jira_emulator import generate_organisation
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 from support import free_port, http_get, scrape_config, start_prometheus, start_serve, wait_until
-
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 

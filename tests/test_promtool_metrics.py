@@ -24,12 +24,12 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 from support import free_port, start_serve, wait_until
+from teampulse_demo.demo import TOKEN_ENV, write_demo_config
+from teampulse_demo.people import write_people_data
+from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
 from teampulse.app import Runtime
-from teampulse.demo import TOKEN_ENV, write_demo_config
-from teampulse.demo_people import write_people_data
 from teampulse.exporter import DEPRECATED, ExportState, render, wants_openmetrics
-from teampulse.jira_emulator import EmulatorServer, generate_organisation
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday: the demo's crunch is on
 KEY = "promtool-key-0123456789abc"

@@ -26,9 +26,9 @@ import pytest
 import scenarios
 import yaml
 from support import free_port, scrape_config, start_prometheus, start_serve
+from teampulse_jira_emulator import EmulatorServer
 
 from teampulse.app import Runtime
-from teampulse.jira_emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "dashboards" / "rules" / "teampulse.rules.yml"

@@ -17,7 +17,7 @@ from teampulse_calendar.parse import parse_calendar
 from teampulse_calendar.signals import calendar_signals
 
 HERE = Path(__file__).resolve().parent
-DEFAULT = HERE.parents[2] / "shared" / "reference" / "ics-corpus"
+DEFAULT = HERE / "tests" / "corpus"
 OWNER = "owner@example.com"
 
 

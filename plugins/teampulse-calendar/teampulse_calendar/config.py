@@ -1,4 +1,4 @@
-"""The `[sources.NAME]` tables of the ics and caldav kinds, validated."""
+"""The `[sources.NAME]` tables of the ics and caldav kinds, declared once: keys, types, defaults."""
 
 from __future__ import annotations
 
@@ -7,19 +7,38 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from teampulse import CollectContext, ConfigError, PluginConfig
+from teampulse import (
+    CollectContext,
+    ConfigError,
+    ListOf,
+    Number,
+    PluginConfig,
+    Secret,
+    Setting,
+    Settings,
+    Text,
+    Url,
+    ValueType,
+    Whole,
+)
 
 from .classify import CHECK_IN_WORDS, ONE_ON_ONE_WORDS, TIME_OFF_WORDS, Classifier
 from .windows_zones import resolve_zone
 
 __all__ = [
+    "CALDAV",
     "CALDAV_KEYS",
+    "CALDAV_OWN",
+    "COMMON",
     "COMMON_KEYS",
     "HISTORY_READ",
+    "ICS",
     "ICS_KEYS",
+    "ICS_OWN",
     "MAX_BYTES",
     "CaldavSettings",
     "CommonSettings",
@@ -28,21 +47,6 @@ __all__ = [
     "parse_caldav",
     "parse_ics",
 ]
-
-COMMON_KEYS = (
-    "days_back",
-    "days_ahead",
-    "max_instances",
-    "max_bytes",
-    "max_seconds",
-    "timeout_seconds",
-    "timezone",
-    "one_on_one_words",
-    "check_in_words",
-    "time_off_words",
-)
-ICS_KEYS = ("paths", "urls", *COMMON_KEYS)
-CALDAV_KEYS = ("url", "username", "password_env", "calendars", *COMMON_KEYS)
 
 # A person's calendar over a few months is kilobytes; one this large is a mistake (or an
 # attack) and is refused before it is read into memory.
@@ -57,16 +61,200 @@ def is_email(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class EmailTable(ValueType[dict[str, str]]):
+    """A table of e-mail address = string; errors name the entry by position, never by address."""
+
+    what: str = "string"
+
+    def parse(self, value: Any, key: str) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, "must be a table of e-mail address = string")
+        out: dict[str, str] = {}
+        for n, (email, text) in enumerate(value.items(), 1):
+            if not isinstance(email, str) or not is_email(email):
+                raise ConfigError(key, f"entry {n}: the key must be an e-mail address")
+            if not isinstance(text, str) or not text:
+                raise ConfigError(key, f"entry {n}: the value must be a non-empty string")
+            out[email.strip().lower()] = text
+        return out
+
+    def describe(self) -> str:
+        return f"table of e-mail address = {self.what}"
+
+
+@dataclass(frozen=True)
+class SecretUrls(EmailTable):
+    """E-mail address = the name of an environment variable holding that person's secret URL."""
+
+    what: str = "environment variable name"
+
+    def resolve(self, value: dict[str, str], key: str) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        for n, (email, env_name) in enumerate(value.items(), 1):
+            url = os.environ.get(env_name)
+            if not url:
+                raise ConfigError(key, f"entry {n}: environment variable {env_name} is not set")
+            try:
+                scheme = urlparse(url).scheme.lower()
+            except ValueError:  # an unclosed IPv6 bracket
+                scheme = ""
+            if scheme not in ("http", "https", "webcal", "webcals"):
+                raise ConfigError(key, f"entry {n}: environment variable {env_name} must hold an http(s) URL")
+            urls[email] = url
+        return urls
+
+
+@dataclass(frozen=True)
+class CalendarZone(ValueType[str]):
+    """A zone for calendars naming none: an IANA name, or a Windows one mapped to it."""
+
+    def parse(self, value: Any, key: str) -> str:
+        zone = resolve_zone(value) if isinstance(value, str) else None
+        if zone is None:
+            raise ConfigError(key, "must be an IANA time zone such as Europe/Berlin")
+        ZoneInfo(zone)
+        return zone
+
+    def describe(self) -> str:
+        return "time zone"
+
+
+WORDS = ListOf(Text(empty_ok=True), "strings")
+
+COMMON = Settings(
+    Setting(
+        "days_back",
+        Number(0),
+        35,
+        "The window starts this many days before the collection. The first collection (no cursor "
+        "yet) reaches back as far as the engine replays (about 133 days with the default 28-day "
+        "reference window), so the first evaluations have calendar data behind them.",
+    ),
+    Setting(
+        "days_ahead",
+        Number(0),
+        14,
+        "... and ends this many days after it (time off planned ahead matters).",
+    ),
+    Setting(
+        "max_instances",
+        Whole(1),
+        3500,
+        "At most this many occurrences per calendar in the window (sabre/dav's limit); the rest is "
+        "skipped and reported.",
+    ),
+    Setting(
+        "max_bytes",
+        Whole(1024),
+        MAX_BYTES,
+        "A calendar larger than this (a file, a URL's reply, or the events of one CalDAV calendar "
+        "together) is reported and not read.",
+        shown="`10485760` (10 MiB)",
+    ),
+    Setting(
+        "max_seconds",
+        Number(0.1),
+        10,
+        "The time budget of one calendar (parse and expansion, wall clock). A calendar that takes "
+        "longer is reported and not used (what it said before is kept); the others go on.",
+    ),
+    Setting(
+        "timeout_seconds",
+        Number(1),
+        30,
+        "Connect and read timeout for URLs and CalDAV requests.",
+    ),
+    Setting(
+        "timezone",
+        CalendarZone(),
+        "UTC",
+        "The zone of calendars that name none of their own (for all-day and floating times). A "
+        "team's own value applies to its people's calendars.",
+        scope="both",
+    ),
+    Setting(
+        "one_on_one_words",
+        WORDS,
+        list(ONE_ON_ONE_WORDS),
+        "A list that *replaces* the default words of 1:1s.",
+        shown="see below",
+    ),
+    Setting(
+        "check_in_words",
+        WORDS,
+        list(CHECK_IN_WORDS),
+        "A list that *replaces* the default words of team check-ins.",
+        shown="see below",
+    ),
+    Setting(
+        "time_off_words",
+        WORDS,
+        list(TIME_OFF_WORDS),
+        "A list that *replaces* the default words of time off.",
+        shown="see below",
+    ),
+)
+ICS_OWN = Settings(
+    Setting(
+        "paths",
+        WORDS,
+        [],
+        "Globs of calendar files, one per person, each named `<e-mail address>.ics`. Required "
+        "unless `urls` is given. A glob that matches no file is reported; none matching at all "
+        "fails the source.",
+    ),
+    Setting(
+        "urls",
+        SecretUrls(),
+        None,
+        "Table of e-mail address = the *name of an environment variable* holding that person's "
+        "secret iCal URL (http, https or webcal). The URLs carry access tokens: they never appear "
+        "in the config, in messages or in `repr`.",
+    ),
+)
+CALDAV_OWN = Settings(
+    Setting(
+        "url",
+        Url(what="an http(s) URL such as https://cal.example.com/dav/"),
+        description="The CalDAV server's base URL.",
+    ),
+    Setting("username", Text(), "teampulse", "The account to log in with."),
+    Setting(
+        "password_env",
+        Secret(),
+        None,
+        "The environment variable holding the password (or app password).",
+    ),
+    Setting(
+        "calendars",
+        EmailTable("calendar path or URL"),
+        None,
+        "Table of e-mail address = calendar path (relative to `url`) or URL. Without it, every "
+        "calendar of the account's principal whose display name, path or `DAV:owner` is a team "
+        "member's e-mail address is read (share each person's calendar with the account under "
+        "their address).",
+    ),
+)
+ICS = Settings(ICS_OWN, COMMON)
+CALDAV = Settings(CALDAV_OWN, COMMON)
+COMMON_KEYS = tuple(COMMON.names())
+ICS_KEYS = tuple(ICS.names())
+CALDAV_KEYS = tuple(CALDAV.names())
+
+
+@dataclass(frozen=True)
 class CommonSettings:
     """What both kinds share: the window, the caps and the word lists."""
 
-    days_back: float = 35.0
-    days_ahead: float = 14.0
-    max_instances: int = 3500
-    max_bytes: int = MAX_BYTES  # per calendar: a file, a URL's reply, a CalDAV calendar's events
-    max_seconds: float = 10.0  # per calendar: parse and expansion; over it, the calendar is not used
-    timeout_seconds: float = 30.0
-    timezone: str = "UTC"  # for calendars that name no zone of their own
+    days_back: float = COMMON.default("days_back")
+    days_ahead: float = COMMON.default("days_ahead")
+    max_instances: int = COMMON.default("max_instances")
+    # Per calendar: a file, a URL's reply, a CalDAV calendar's events.
+    max_bytes: int = COMMON.default("max_bytes")
+    # Per calendar: parse and expansion; over it, the calendar is not used.
+    max_seconds: float = COMMON.default("max_seconds")
+    timeout_seconds: float = COMMON.default("timeout_seconds")
+    timezone: str = COMMON.default("timezone")  # for calendars that name no zone of their own
     classifier: Classifier = field(default_factory=Classifier)
 
     @property
@@ -123,82 +311,35 @@ class CaldavSettings:
         return f"CaldavSettings(url={self.url!r}, calendars={len(self.calendars)})"
 
 
-def _int(config: PluginConfig, key: str, default: int, minimum: int) -> int:
-    value = config.number(key, default, minimum)
-    if value != int(value):
-        raise ConfigError(config.key(key), "must be a whole number")
-    return int(value)
-
-
-def _common(config: PluginConfig) -> CommonSettings:
-    zone_name = config.str("timezone", "UTC")
-    zone = resolve_zone(zone_name)
-    if zone is None:
-        raise ConfigError(config.key("timezone"), "must be an IANA time zone such as Europe/Berlin")
-    ZoneInfo(zone)
-    classifier = Classifier(
-        config.str_list("one_on_one_words", list(ONE_ON_ONE_WORDS)),
-        config.str_list("check_in_words", list(CHECK_IN_WORDS)),
-        config.str_list("time_off_words", list(TIME_OFF_WORDS)),
-    )
+def _common(values: Mapping[str, Any]) -> CommonSettings:
     return CommonSettings(
-        days_back=config.number("days_back", 35, 0),
-        days_ahead=config.number("days_ahead", 14, 0),
-        max_instances=_int(config, "max_instances", 3500, 1),
-        max_bytes=_int(config, "max_bytes", MAX_BYTES, 1024),
-        max_seconds=config.number("max_seconds", 10, 0.1),
-        timeout_seconds=config.number("timeout_seconds", 30, 1),
-        timezone=zone,
-        classifier=classifier,
+        days_back=values["days_back"],
+        days_ahead=values["days_ahead"],
+        max_instances=values["max_instances"],
+        max_bytes=values["max_bytes"],
+        max_seconds=values["max_seconds"],
+        timeout_seconds=values["timeout_seconds"],
+        timezone=values["timezone"],
+        classifier=Classifier(values["one_on_one_words"], values["check_in_words"], values["time_off_words"]),
     )
-
-
-def _email_table(config: PluginConfig, key: str) -> dict[str, str]:
-    """Return a table of e-mail -> string; errors name the entry by position, not by address."""
-    raw = config.options.get(key, {})
-    if not isinstance(raw, Mapping):
-        raise ConfigError(config.key(key), "must be a table of e-mail address = string")
-    out: dict[str, str] = {}
-    for n, (email, value) in enumerate(raw.items(), 1):
-        if not isinstance(email, str) or not is_email(email):
-            raise ConfigError(config.key(key), f"entry {n}: the key must be an e-mail address")
-        if not isinstance(value, str) or not value:
-            raise ConfigError(config.key(key), f"entry {n}: the value must be a non-empty string")
-        out[email.strip().lower()] = value
-    return out
 
 
 def parse_ics(config: PluginConfig) -> IcsSettings:
     """Validate an ics table and read the secret URLs from the environment."""
-    config.check_keys(ICS_KEYS)
-    paths = tuple(config.str_list("paths", []))
-    envs = _email_table(config, "urls")
-    if not paths and not envs:
+    values = config.parse(ICS)
+    urls = values["urls"] or {}
+    if not values["paths"] and not urls:
         raise ConfigError(config.key("paths"), "is required (or a [urls] table)")
-    common = _common(config)
-    urls: dict[str, str] = {}
-    for n, (email, env_name) in enumerate(envs.items(), 1):
-        value = os.environ.get(env_name)
-        if not value:
-            raise ConfigError(config.key("urls"), f"entry {n}: environment variable {env_name} is not set")
-        scheme = urlparse(value).scheme.lower()
-        if scheme not in ("http", "https", "webcal", "webcals"):
-            raise ConfigError(
-                config.key("urls"), f"entry {n}: environment variable {env_name} must hold an http(s) URL"
-            )
-        urls[email] = value
-    return IcsSettings(paths=paths, urls=urls, common=common)
+    return IcsSettings(paths=tuple(values["paths"]), urls=urls, common=_common(values))
 
 
 def parse_caldav(config: PluginConfig) -> CaldavSettings:
     """Validate a caldav table and read the password from the environment."""
-    config.check_keys(CALDAV_KEYS)
-    url = config.str("url")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(config.key("url"), "must be an http(s) URL such as https://cal.example.com/dav/")
-    username = config.optional_str("username")
-    calendars = _email_table(config, "calendars")
-    common = _common(config)
-    password = config.secret("password_env", required=False)
-    return CaldavSettings(url=url, username=username, password=password, calendars=calendars, common=common)
+    values = config.parse(CALDAV)
+    return CaldavSettings(
+        url=values["url"],
+        username=values["username"],
+        password=values["password_env"],
+        calendars=values["calendars"] or {},
+        common=_common(values),
+    )

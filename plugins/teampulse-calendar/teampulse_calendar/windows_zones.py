@@ -179,6 +179,6 @@ def _is_iana(name: str) -> bool:
         return False  # "EST", "CET" and the like are legacy aliases, not a person's zone
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a name too long
         return False
     return True

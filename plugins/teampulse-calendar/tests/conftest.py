@@ -1,9 +1,10 @@
-"""Shared fixtures of the calendar plugin's tests: a collection context and the team."""
+"""Shared fixtures of the calendar plugin's tests: a collection context, the team, a real CalDAV server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,48 +12,39 @@ import pytest
 from support import find_ics_corpus
 
 from teampulse import PersonSignal, SignalsReplaced, TeamInfo
+from teampulse.testing import NOW, RecordingContext, free_port, wait_for_port
 
 DATA = Path(__file__).parent / "data"
+TEAM = TeamInfo(
+    name="payments",
+    manager="maria@example.com",
+    members=("bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"),
+)
+# The calendars the CalDAV server holds: the files of data/team/, one resource per UID.
+CALDAV_PEOPLE = ("maria@example.com", "chen@example.com")
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The reference corpus; its absence fails the test (CI has it: nothing is skipped)."""
     found = find_ics_corpus()
-    assert found is not None, "../shared/reference/ics-corpus is missing"
+    assert found is not None, "plugins/teampulse-calendar/tests/corpus is missing"
     return found
 
 
-NOW = datetime(2026, 3, 16, 12, tzinfo=UTC)
-TEAM = TeamInfo(
-    name="payments",
-    manager="maria@example.com",
-    members=("bob@example.com", "chen@example.com", "dana@example.com", "eli@example.com"),
-)
+def new_context(**given: Any) -> RecordingContext:
+    """Return a context for the team at NOW whose history reaches no further than the source's own window."""
+    options: dict[str, Any] = {"teams": [TEAM], "now": NOW, "name": "calendars", "history_from": None}
+    options.update(given)
+    options["history_from"] = options["history_from"] or options["now"]
+    return RecordingContext(**options)
 
 
-@dataclass
-class Ctx:
-    """A CollectContext that records progress and problems."""
-
-    name: str = "calendars"
-    teams: list[TeamInfo] = field(default_factory=lambda: [TEAM])
-    cursor: Any = None
-    now: datetime = NOW
-    history_from: datetime | None = None
-    problems: list[str] = field(default_factory=list)
-    progressed: list[str] = field(default_factory=list)
-
-    def progress(self, message: str) -> None:
-        self.progressed.append(message)
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
-
-
-def run(source: Any, ctx: Ctx | None = None) -> tuple[list[list[PersonSignal]], Ctx]:
+def run(
+    source: Any, ctx: RecordingContext | None = None
+) -> tuple[list[list[PersonSignal]], RecordingContext]:
     """Collect a source; return the events of each batch and the context."""
-    ctx = ctx or Ctx()
+    ctx = ctx or new_context()
     batches = []
     for batch in source.collect(ctx):
         if not batch.events:
@@ -70,8 +62,8 @@ def run(source: Any, ctx: Ctx | None = None) -> tuple[list[list[PersonSignal]], 
 
 # The root tests/conftest.py shadows this module's name for imports, so helpers are fixtures.
 @pytest.fixture
-def new_ctx() -> type[Ctx]:
-    return Ctx
+def new_ctx() -> Callable[..., RecordingContext]:
+    return new_context
 
 
 @pytest.fixture
@@ -82,3 +74,64 @@ def team() -> TeamInfo:
 @pytest.fixture
 def collect():
     return run
+
+
+def _resources(text: str) -> list[str]:
+    """Split a calendar file into one VCALENDAR per UID, as a CalDAV server keeps them."""
+    import icalendar
+
+    cal = icalendar.Calendar.from_ical(text)
+    by_uid: dict[str, list] = {}
+    for event in cal.walk("VEVENT"):
+        by_uid.setdefault(str(event["UID"]), []).append(event)
+    out = []
+    for events in by_uid.values():
+        one = icalendar.Calendar()
+        for key in ("VERSION", "PRODID", "X-WR-TIMEZONE"):
+            if key in cal:
+                one[key] = cal[key]
+        for tz in cal.walk("VTIMEZONE"):
+            one.add_component(tz)
+        for event in events:
+            one.add_component(event)
+        out.append(one.to_ical().decode())
+    return out
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Radicale holding CALDAV_PEOPLE's calendars (and one of nobody's); yields its URL."""
+    # `make test` installs the caldav extra and radicale: a missing one fails here, never skips.
+    import caldav
+    import radicale as radicale_server  # noqa: F401
+
+    root = tmp_path_factory.mktemp("radicale")
+    port = free_port()
+    conf = root / "config"
+    conf.write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\n"
+        "[auth]\ntype = none\n"
+        f"[storage]\nfilesystem_folder = {root / 'collections'}\n"
+        "[logging]\nlevel = warning\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "radicale", "--config", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process=proc)
+        url = f"http://127.0.0.1:{port}/"
+        client = caldav.DAVClient(url=url, username="teampulse", password="x")
+        principal = client.principal()
+        for person in CALDAV_PEOPLE:
+            local = person.split("@")[0]
+            cal = principal.make_calendar(name=person, cal_id=local)
+            for text in _resources((DATA / "team" / f"{person}.ics").read_text()):
+                cal.save_event(text)
+        # A calendar that belongs to nobody on the team is left alone.
+        principal.make_calendar(name="Holidays", cal_id="holidays")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

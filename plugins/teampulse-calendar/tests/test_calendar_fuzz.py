@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from teampulse_calendar.config import CommonSettings, IcsSettings
 from teampulse_calendar.ics_source import IcsSource
 
+from teampulse.testing import RecordingContext
+
 EXAMPLES = int(os.environ.get("TEAMPULSE_FUZZ_EXAMPLES", "300"))
 LONG = "TEAMPULSE_FUZZ_EXAMPLES" in os.environ
 LABEL = "calendar #1 (cal/*.ics)"
@@ -125,19 +127,6 @@ def calendars(draw: st.DrawFn) -> str:
 
 
 @dataclass
-class Ctx:
-    name: str = "calendars"
-    teams: list = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
-
-    def progress(self, message: str) -> None:
-        pass
-
-
-@dataclass
 class Tally:
     tried: int = 0
     failures: list[str] = field(default_factory=list)
@@ -151,7 +140,7 @@ def _source(max_seconds: float) -> IcsSource:
 
 
 def _collect_one(source: IcsSource, text: str) -> list[str]:
-    ctx = Ctx()
+    ctx = RecordingContext(teams=(), name="calendars")
     source._batch(ctx, OWNER, text, LABEL, NOW, source.settings.common)  # type: ignore[arg-type]
     return ctx.problems
 

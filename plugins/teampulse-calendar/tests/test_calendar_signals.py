@@ -189,7 +189,7 @@ def test_calendars_of_people_in_no_team_are_skipped(new_ctx) -> None:
     ctx = new_ctx(teams=[TeamInfo(name="t", manager=CHEN, members=(DANA,))])
     batches = [b for b in source().collect(ctx) if b.events]
     assert len(batches) == 1 and ctx.problems == []
-    assert ctx.progressed == ["2 calendar(s) of people in no configured team skipped"]
+    assert ctx.progress_messages == ["2 calendar(s) of people in no configured team skipped"]
 
 
 def test_max_instances_caps_a_calendar_and_says_so(new_ctx) -> None:

@@ -1,29 +1,110 @@
-"""The `[sources.NAME]` table of a Jira source, validated."""
+"""The `[sources.NAME]` table of a Jira source, declared once: keys, types, defaults, meaning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
-from teampulse import ConfigError, PluginConfig
+from teampulse import Number, PluginConfig, Secret, Setting, Settings, TeamInfo, Text, Url, Whole
 
-__all__ = ["KEYS", "JiraSettings", "parse_settings"]
+__all__ = ["KEYS", "SETTINGS", "JiraSettings", "parse_settings", "team_jql"]
 
-KEYS = (
-    "url",
-    "email",
-    "token_env",
-    "deployment",
-    "page_size",
-    "overlap_seconds",
-    "history_days",
-    "max_retries",
-    "max_retry_wait_seconds",
-    "timeout_seconds",
-    "cycle_budget_seconds",
-    "reconcile_hours",
-)
 DEPLOYMENTS = ("auto", "cloud", "datacenter")
+JQL = Text(what="a non-empty JQL string", blank_ok=False)
+
+SETTINGS = Settings(
+    Setting(
+        "url",
+        Url(what="an http(s) URL such as https://example.atlassian.net"),
+        description="Base URL of the Jira site (http or https).",
+    ),
+    Setting(
+        "email",
+        Text(),
+        None,
+        "With it: HTTP basic auth with the e-mail and an API token (Jira Cloud). Without it: a bearer "
+        "personal access token (Data Center).",
+    ),
+    Setting(
+        "token_env",
+        Secret(),
+        description="Name of the environment variable holding the API token or personal access token. "
+        "The token never appears in the config file, in messages or in `repr`.",
+    ),
+    Setting(
+        "deployment",
+        Text(choices=DEPLOYMENTS),
+        "auto",
+        '`auto` reads `deploymentType` from `serverInfo` (`"Cloud"` means Cloud); `cloud` or '
+        "`datacenter` forces one.",
+    ),
+    Setting(
+        "page_size",
+        Whole(1, 5000),
+        100,
+        "Issues per search page (Cloud serves at most 100 when fields are requested).",
+    ),
+    Setting(
+        "overlap_seconds",
+        Number(0),
+        600,
+        "Each incremental sync re-reads this far before the cursor: JQL dates have minute precision "
+        "and Cloud search is eventually consistent.",
+    ),
+    Setting(
+        "history_days",
+        Number(1),
+        90,
+        "How far back the first sync of a team goes at least (open issues are read whatever their "
+        "age); it also reaches back as far as the engine replays (about 133 days with the default "
+        "reference window), so the first evaluations have a whole reference window of history.",
+    ),
+    Setting(
+        "max_retries",
+        Whole(0),
+        5,
+        "Retries per request on 429, 503, other 5xx and connection failures.",
+    ),
+    Setting(
+        "max_retry_wait_seconds",
+        Number(0),
+        300,
+        "The longest wait between retries; a `Retry-After` longer than this fails the collection "
+        "instead of waiting.",
+    ),
+    Setting(
+        "timeout_seconds",
+        Number(1),
+        20,
+        "Read timeout per request (connecting gets at most 5 s).",
+    ),
+    Setting(
+        "cycle_budget_seconds",
+        Number(0),
+        60,
+        "Time one collection may lose to failed requests (timeouts, 5xx, HTML pages) and to waiting "
+        "before retries. Once spent, the next failure is not retried: the collection fails in one "
+        "line, what it synced is kept, the next collection goes on from there. Successful requests "
+        "never count, so a long first sync is not cut.",
+    ),
+    Setting(
+        "reconcile_hours",
+        Number(0),
+        24,
+        "How often to list the ids still matching each team's JQL, to report deleted or moved "
+        "issues (0: every collection).",
+    ),
+    Setting(
+        "jql",
+        JQL,
+        None,
+        "The team's issues in this Jira, for a team whose issues here differ from its `jql` (two "
+        "Jira sites, say). Teams with neither are skipped by this source.",
+        shown="the team's `jql`",
+        scope="team",
+    ),
+)
+KEYS = tuple(SETTINGS.names("source", "both"))
 
 
 @dataclass(frozen=True)
@@ -34,15 +115,17 @@ class JiraSettings:
     token: str
     email: str | None = None
     token_env: str = "JIRA_TOKEN"
-    deployment: str = "auto"
-    page_size: int = 100
-    overlap_seconds: float = 600.0
-    history_days: float = 90.0
-    max_retries: int = 5
-    max_retry_wait_seconds: float = 300.0
-    timeout_seconds: float = 20.0  # read timeout; connecting gets CONNECT_TIMEOUT_SECONDS at most
-    cycle_budget_seconds: float = 60.0  # time a cycle may lose to failed requests and retry waits
-    reconcile_hours: float = 24.0
+    deployment: str = SETTINGS.default("deployment")
+    page_size: int = SETTINGS.default("page_size")
+    overlap_seconds: float = SETTINGS.default("overlap_seconds")
+    history_days: float = SETTINGS.default("history_days")
+    max_retries: int = SETTINGS.default("max_retries")
+    max_retry_wait_seconds: float = SETTINGS.default("max_retry_wait_seconds")
+    # Read timeout; connecting gets CONNECT_TIMEOUT_SECONDS at most.
+    timeout_seconds: float = SETTINGS.default("timeout_seconds")
+    # Time a cycle may lose to failed requests and retry waits.
+    cycle_budget_seconds: float = SETTINGS.default("cycle_budget_seconds")
+    reconcile_hours: float = SETTINGS.default("reconcile_hours")
 
     @property
     def host(self) -> str:
@@ -54,51 +137,18 @@ class JiraSettings:
         return f"JiraSettings(url={self.url!r}, deployment={self.deployment!r})"
 
 
-def _int(config: PluginConfig, key: str, default: int, minimum: int) -> int:
-    value = config.number(key, default, minimum)
-    if value != int(value):
-        raise ConfigError(config.key(key), "must be a whole number")
-    return int(value)
-
-
 def parse_settings(config: PluginConfig) -> JiraSettings:
     """Validate the table and read the token from the environment; raise ConfigError naming the key."""
-    config.check_keys(KEYS)
-    url = config.str("url").rstrip("/")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(config.key("url"), "must be an http(s) URL such as https://example.atlassian.net")
-    email = config.optional_str("email")
-    token_env = config.str("token_env")
-    deployment = config.str("deployment", "auto")
-    if deployment not in DEPLOYMENTS:
-        raise ConfigError(config.key("deployment"), f"must be one of {', '.join(DEPLOYMENTS)}")
-    page_size = _int(config, "page_size", 100, 1)
-    if page_size > 5000:
-        raise ConfigError(config.key("page_size"), "must be at most 5000")
-    overlap = config.number("overlap_seconds", 600, 0)
-    history = config.number("history_days", 90, 1)
-    retries = _int(config, "max_retries", 5, 0)
-    retry_wait = config.number("max_retry_wait_seconds", 300, 0)
-    timeout = config.number("timeout_seconds", 20, 1)
-    budget = config.number("cycle_budget_seconds", 60, 0)
-    reconcile = config.number("reconcile_hours", 24, 0)
-    # The token is read last so that a typo elsewhere is reported first.
-    token = config.secret("token_env")
-    if token is None:  # unreachable: required secrets raise instead
-        raise ConfigError(config.key("token_env"), "is required")
+    values = config.parse(SETTINGS)  # the token is read last, so a typo elsewhere is reported first
     return JiraSettings(
-        url=url,
-        token=token,
-        email=email,
-        token_env=token_env,
-        deployment=deployment,
-        page_size=page_size,
-        overlap_seconds=overlap,
-        history_days=history,
-        max_retries=retries,
-        max_retry_wait_seconds=retry_wait,
-        timeout_seconds=timeout,
-        cycle_budget_seconds=budget,
-        reconcile_hours=reconcile,
+        url=values["url"].rstrip("/"),
+        token=values["token_env"],
+        token_env=config.options["token_env"],
+        **{k: values[k] for k in KEYS if k not in ("url", "token_env")},
     )
+
+
+def team_jql(team: TeamInfo) -> TeamInfo:
+    """Return the team with the JQL this source reads: its own here (`jql` per team), else the team's."""
+    jql = team.settings.get("jql") if team.settings else None
+    return replace(team, jql=jql) if jql else team

@@ -21,7 +21,7 @@ from teampulse import (
 )
 
 from .client import Transport
-from .config import JiraSettings
+from .config import JiraSettings, team_jql
 from .cursor import VERSION, TeamCursor, jql_digest, load_teams
 from .timeparse import format_jql, parse_ts
 from .translate import SPRINT_SCHEMA, People, Translator, status_map
@@ -98,10 +98,11 @@ class _Collection:
         """Read the server's settings once, then sync each team that has a JQL."""
         self._prepare()
         old = load_teams(self.ctx.cursor)
-        for team in self.ctx.teams:
+        teams = [team_jql(team) for team in self.ctx.teams]
+        for team in teams:
             if team.jql and team.name in old:
                 self.state[team.name] = old[team.name]
-        for team in self.ctx.teams:
+        for team in teams:
             if team.jql:
                 yield from self._sync_team(team)
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +29,7 @@ from teampulse import PluginConfig, SourceError, TeamInfo
 from teampulse.collect import Pseudonymise
 from teampulse.pseudonym import Pseudonymiser
 from teampulse.store import Store
+from teampulse.testing import RecordingContext
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("TEAMPULSE_FUZZ_EXAMPLES", "60"))
@@ -108,22 +108,6 @@ def serve(replies: Replies) -> ThreadingHTTPServer:
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
-
-
-@dataclass
-class Ctx:
-    teams: list[TeamInfo]
-    cursor: Mapping[str, Any] | None
-    now: datetime = NOW
-    name: str = "jira"
-    history_from: datetime | None = None
-    problems: list[str] = field(default_factory=list)
-
-    def progress(self, message: str) -> None:
-        pass
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +207,7 @@ def test_odd_jira_replies_fail_in_one_line_and_leave_the_store_whole(
         replies.odd = odd
     with Store(":memory:") as store:
         try:
-            for batch in source.collect(Ctx(teams=[team], cursor=None)):
+            for batch in source.collect(RecordingContext([team], None, NOW, name="jira", history_from=NOW)):
                 store.apply_batch("jira", [scrub(ev) for ev in batch.events], batch.cursor, 0.0)
         except SourceError as exc:
             message = str(exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,12 +9,13 @@ from typing import Any
 import orjson
 import pytest
 from teampulse_jira import JiraSource, create
+from teampulse_jira_emulator import Dataset, EmulatorServer
 
 from teampulse import PluginConfig, TeamInfo
 from teampulse.collect import Pseudonymise
-from teampulse.jira_emulator import Dataset, EmulatorServer
 from teampulse.pseudonym import Pseudonymiser
 from teampulse.store import Store
+from teampulse.testing import RecordingContext
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 TOKEN = "t0ken-s3cret"
@@ -35,22 +34,6 @@ ROTATION = {
     "OPS": ("bob@example.com", "yan@example.com", "dan@example.com", "zed@example.com", "eve@example.com"),
 }
 ISSUES = 18
-
-
-@dataclass
-class Ctx:
-    teams: list[TeamInfo]
-    cursor: Mapping[str, Any] | None
-    now: datetime
-    name: str = "jira"
-    history_from: datetime | None = None
-    problems: list[str] = field(default_factory=list)
-
-    def progress(self, message: str) -> None:
-        pass
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
 
 
 def build() -> Dataset:
@@ -97,7 +80,7 @@ def sync(
 ) -> None:
     """Collect into a store through the core's pseudonymiser; stop after N batches (a restart)."""
     scrub = Pseudonymise(Pseudonymiser(KEY))
-    ctx = Ctx(teams=teams(order), cursor=store.cursor("jira"), now=now)
+    ctx = RecordingContext(teams(order), store.cursor("jira"), now, name="jira", history_from=now)
     for number, batch in enumerate(src.collect(ctx), start=1):
         store.apply_batch("jira", [scrub(ev) for ev in batch.events], batch.cursor, 0.0)
         if stop_after is not None and number >= stop_after:

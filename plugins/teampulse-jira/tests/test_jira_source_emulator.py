@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-import socket
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +15,8 @@ from teampulse_jira import JiraSource, create
 from teampulse_jira.client import Transport
 from teampulse_jira.config import parse_settings
 from teampulse_jira.source import MAX_REWINDS, MAX_STALE_PAGES, _Collection
+from teampulse_jira_emulator import Credentials, Dataset, EmulatorServer, Faults, Stats
+from teampulse_jira_emulator.model import to_ms
 
 from teampulse import (
     Batch,
@@ -29,8 +29,7 @@ from teampulse import (
     WorkItemRemoved,
     WorkItemsCovered,
 )
-from teampulse.jira_emulator import Credentials, Dataset, EmulatorServer, Faults, Stats
-from teampulse.jira_emulator.model import to_ms
+from teampulse.testing import RecordingContext, free_port
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 N_ISSUES = 240
@@ -41,23 +40,14 @@ TOKEN = "t0ken-s3cret"
 MODES = ["cloud", "datacenter"]
 
 
-@dataclass
-class Ctx:
-    """A minimal CollectContext, as the core hands one to a source."""
-
-    teams: list[TeamInfo]
-    cursor: Mapping[str, Any] | None
-    now: datetime
-    name: str = "jira"
-    history_from: datetime | None = None
-    messages: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def progress(self, message: str) -> None:
-        self.messages.append(message)
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
+def context(
+    teams: list[TeamInfo],
+    cursor: Mapping[str, Any] | None = None,
+    now: datetime = NOW,
+    history_from: datetime | None = None,
+) -> RecordingContext:
+    """Return a collection's context; without history_from, the source reads its own window only."""
+    return RecordingContext(teams, cursor, now, name="jira", history_from=history_from or now)
 
 
 def build_dataset() -> tuple[Dataset, dict[str, str]]:
@@ -120,7 +110,7 @@ def team(jql: str | None = "project = PAY") -> TeamInfo:
 
 
 def run(source: JiraSource, cursor: Mapping[str, Any] | None = None, now: datetime = NOW, **kw: Any):
-    ctx = Ctx(teams=kw.get("teams", [team()]), cursor=cursor, now=now)
+    ctx = context(kw.get("teams", [team()]), cursor, now)
     batches = list(source.collect(ctx))
     return batches, ctx
 
@@ -168,7 +158,9 @@ def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
         assert all(i.updated >= position for i in items if i.id not in emitted)
     assert position == max(i.updated for i in items)
     # Progress every few pages, without keys or addresses.
-    assert ctx.messages and all(re.fullmatch(r"team payments: \d+ issues, page \d+", m) for m in ctx.messages)
+    assert ctx.progress_messages and all(
+        re.fullmatch(r"team payments: \d+ issues, page \d+", m) for m in ctx.progress_messages
+    )
 
     by_key = {item.key: item for item in items}
     sample = by_key["PAY-6"]  # i = 5: done, no due date; i % 4 != 0: no sprint
@@ -209,7 +201,7 @@ def test_changelog_endpoint_or_expanded_issue_fallback(jira, monkeypatch):
     transport = Transport(source.settings)
     transport.connect()
     try:
-        collection = _Collection(source, transport, Ctx([team()], None, NOW))
+        collection = _Collection(source, transport, context([team()]))
         collection._prepare()
         issue_id = next(iter(keys))
         histories = collection._dc_changelog(issue_id)
@@ -286,9 +278,7 @@ def test_a_dropped_connection_is_retried(jira, monkeypatch):
 
 
 def test_an_unreachable_url_gives_a_source_error(monkeypatch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     source, sleeps = make_source(f"http://127.0.0.1:{port}", monkeypatch, max_retries=2)
     with pytest.raises(SourceError) as err:
         run(source)
@@ -355,7 +345,7 @@ def test_second_sync_fetches_only_what_changed(jira, monkeypatch):
 def test_a_restart_resumes_from_the_committed_cursor(jira, monkeypatch):
     server, _ds, keys, _ = jira
     source, _ = make_source(server.url, monkeypatch)
-    ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+    ctx = context([team()])
     seen: set[str] = set()
     committed = None
     for number, batch in enumerate(source.collect(ctx)):
@@ -432,7 +422,7 @@ def test_forced_deployment_overrides_server_info(monkeypatch):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_hidden_addresses_are_learnt_with_one_user_search_per_member(mode, monkeypatch):
-    from teampulse.jira_emulator.render import Renderer
+    from teampulse_jira_emulator.render import Renderer
 
     shown = Renderer.user
 
@@ -470,7 +460,7 @@ def test_data_center_paging_survives_rows_moving_during_the_sync(monkeypatch):
     ds, keys = build_dataset()
     with EmulatorServer(ds, mode="datacenter") as server:
         source, _ = make_source(server.url, monkeypatch)
-        ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+        ctx = context([team()])
         got: dict[str, WorkItem] = {}
         for number, batch in enumerate(source.collect(ctx)):
             got.update((e.id, e) for e in batch.events if isinstance(e, WorkItem))
@@ -498,7 +488,7 @@ def test_first_sync_reaches_back_as_far_as_the_core_reads(jira, monkeypatch):
     }  # fmt: skip
     assert done_early and not short & done_early
     # the core asks for history from 30 days back: the first sync reads the whole history
-    ctx = Ctx(teams=[team()], cursor=None, now=NOW, history_from=NOW - timedelta(days=30))
+    ctx = context([team()], history_from=NOW - timedelta(days=30))
     batches = list(source.collect(ctx))
     assert {i.key for i in items_of(batches)} == set(keys.values())
     # and it tells the core from when the team's history is whole
@@ -559,7 +549,7 @@ def test_a_hung_jira_is_given_up_on_within_the_budget(jira, monkeypatch):
 def test_a_budget_spent_mid_sync_keeps_the_pages_already_synced(jira, monkeypatch):
     server, _ds, _keys, faults = jira
     source, sleeps = make_source(server.url, monkeypatch, timeout_seconds=1, cycle_budget_seconds=1.5)
-    ctx = Ctx(teams=[team()], cursor=None, now=NOW)
+    ctx = context([team()])
     got: list[WorkItem] = []
     cursors = []
     with pytest.raises(SourceError, match="cycle_budget_seconds"):

@@ -12,6 +12,7 @@ from teampulse_jira.timeparse import format_jql, parse_date, parse_ts
 from teampulse_jira.translate import People, Translator, parse_sprint, status_map
 
 from teampulse import Change, Sprint, StatusCategory
+from teampulse.testing import RecordingContext
 
 STATUSES = [
     {"id": "10000", "name": "Backlog", "statusCategory": {"id": 2, "key": "new"}},
@@ -256,16 +257,9 @@ def test_team_jql_loses_its_own_order_by(jql, expected):
 def test_a_malformed_issue_is_skipped_and_reported():
     from teampulse_jira.source import _Collection
 
-    class Ctx:
-        def __init__(self):
-            self.problems: list[str] = []
-
-        def problem(self, message):
-            self.problems.append(message)
-
     collection = _Collection.__new__(_Collection)
     collection.translator = Translator(status_map(STATUSES), SPRINT_FIELD, People(cloud=True))
-    collection.ctx = Ctx()
+    collection.ctx = RecordingContext()
     collection.transport = type("T", (), {"host": "jira.example.com"})()
     broken = cloud_issue()
     broken["id"] = "10043"

@@ -23,33 +23,29 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from teampulse import AlertState, ConfigError, PluginConfig
+from teampulse import (
+    AlertState,
+    ConfigError,
+    Number,
+    PluginConfig,
+    Secret,
+    Setting,
+    Settings,
+    Text,
+    ValueType,
+)
 
-from .delivery import Poster, RetryPolicy, ca_file_option, check_url, host_of, retry_policy
+from .delivery import DELIVERY, HttpUrl, Poster, RetryPolicy, ca_file_option, host_of, retry_policy
 
 __all__ = [
+    "ALERTMANAGER",
     "DEFAULT_RUNBOOK_BASE",
+    "SETTINGS",
     "AlertmanagerNotifier",
     "AlertmanagerSettings",
     "parse_alertmanager_settings",
 ]
 
-KEYS = (
-    "url",
-    "generator_url",
-    "runbook_base",
-    "dashboard_url",
-    "labels",
-    "resend_seconds",
-    "ends_after_seconds",
-    "timeout_seconds",
-    "max_retries",
-    "retry_backoff_seconds",
-    "username",
-    "password_env",
-    "bearer_token_env",
-    "ca_file",
-)
 DEFAULT_RUNBOOK_BASE = "https://github.com/teampulse/teampulse/blob/main/docs/runbook.md"
 DEFAULT_PORT = 9469  # teampulse serve's default --listen port
 FIRST_ENDS_AFTER = 3600.0  # endsAt horizon before the serve interval is known
@@ -57,6 +53,115 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RESERVED = {"alertname", "severity", "team", "source"}
 
 Key = tuple[tuple[str, str], ...]
+
+
+class Labels(ValueType[dict[str, str]]):
+    """A table of label = "value", teampulse's own labels excluded."""
+
+    def parse(self, value: Any, key: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ConfigError(key, 'must be a table of label = "value"')
+        for name, text in value.items():
+            where = f"{key}.{name}"
+            if not _LABEL_NAME.match(name) or name.startswith("__"):
+                raise ConfigError(where, "is not a valid Prometheus label name")
+            if name in _RESERVED:
+                raise ConfigError(where, "is set by teampulse and cannot be overridden")
+            if not isinstance(text, str) or not text:
+                raise ConfigError(where, "must be a non-empty string")
+        return dict(value)
+
+    def describe(self) -> str:
+        return 'table of label = "value"'
+
+
+def _ends_after_resend(values: Mapping[str, Any], prefix: str) -> None:
+    ends_after, resend = values["ends_after_seconds"], values["resend_seconds"]
+    if ends_after is not None and ends_after <= resend:
+        raise ConfigError(
+            prefix + "ends_after_seconds",
+            f"must be longer than resend_seconds ({resend:g}), or Alertmanager resolves "
+            "firing alerts between two sends",
+        )
+
+
+def _one_way_to_log_in(values: Mapping[str, Any], prefix: str) -> None:
+    username, password, bearer = values["username"], values["password_env"], values["bearer_token_env"]
+    if bearer is not None and (username or password is not None):
+        raise ConfigError(
+            prefix + "bearer_token_env", "use either a bearer token or username/password_env, not both"
+        )
+    if password is not None and not username:
+        raise ConfigError(prefix + "username", "is required with password_env")
+    if username and password is None:
+        raise ConfigError(prefix + "password_env", "is required with username")
+
+
+SETTINGS = Settings(
+    Setting(
+        "url",
+        HttpUrl(),
+        description="Alertmanager's base URL; alerts go to `<url>/api/v2/alerts`. No credentials in it.",
+    ),
+    Setting(
+        "generator_url",
+        HttpUrl(),
+        None,
+        "The `generatorURL` of every alert: the teampulse page. Set it when `serve` listens elsewhere "
+        "or sits behind a proxy.",
+        shown=f"`http://<this host's FQDN>:{DEFAULT_PORT}/`",
+    ),
+    Setting(
+        "runbook_base",
+        Text(),
+        DEFAULT_RUNBOOK_BASE,
+        "`runbook_url` is `<runbook_base>#<alert name in lower case>`, the anchor of the alert's "
+        "section in docs/runbook.md (the shipped rules use the same URLs). Point it at your own copy.",
+    ),
+    Setting(
+        "dashboard_url",
+        Text(),
+        None,
+        "Adds a `dashboard_url` annotation; `{team}` and `{source}` are replaced by the alert's label "
+        "(URL-quoted). An alert without that label (a source alert for a `{team}` URL) gets none.",
+    ),
+    Setting(
+        "labels",
+        Labels(),
+        {},
+        'Extra static labels on every alert, e.g. `{ origin = "teampulse", env = "prod" }`. '
+        "`alertname`, `team`, `source` and `severity` are teampulse's and cannot be overridden.",
+    ),
+    Setting(
+        "resend_seconds",
+        Number(0),
+        60,
+        "A firing alert that did not change is re-sent every cycle, but not more often than this "
+        "(Prometheus' `--rules.alert.resend-delay` default). A new alert, a new episode (another "
+        "`startsAt`) and a resolution go at once.",
+    ),
+    Setting(
+        "ends_after_seconds",
+        Number(1),
+        None,
+        "How far ahead of now a firing alert's `endsAt` is set. By default 3 x the longest gap "
+        "between the last notifications (the serve interval, as observed; at least 3 x "
+        "`resend_seconds`), and 1 hour until two cycles were seen. Must be longer than "
+        "`resend_seconds`.",
+        shown="3 x the serve interval",
+    ),
+    Setting("username", Text(), None, "HTTP basic auth with `password_env`."),
+    Setting("password_env", Secret(), None, "The environment variable holding the basic auth password."),
+    Setting(
+        "bearer_token_env",
+        Secret(),
+        None,
+        "`Authorization: Bearer <token>` from the named environment variable (not with basic auth).",
+    ),
+    checks=(_ends_after_resend, _one_way_to_log_in),
+)
+ALERTMANAGER = Settings(SETTINGS, DELIVERY)
+KEYS = tuple(ALERTMANAGER.names())
 
 
 @dataclass(frozen=True)
@@ -69,7 +174,7 @@ class AlertmanagerSettings:
     runbook_base: str
     dashboard_url: str | None = None  # may hold {team} or {source}
     labels: Mapping[str, str] = field(default_factory=dict)
-    resend_seconds: float = 60.0
+    resend_seconds: float = SETTINGS.default("resend_seconds")
     ends_after_seconds: float | None = None  # None: 3x the observed cycle, 1 h at first
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     authorization: str | None = field(default=None, repr=False)
@@ -88,71 +193,28 @@ class AlertmanagerSettings:
 
 def parse_alertmanager_settings(config: PluginConfig) -> AlertmanagerSettings:
     """Validate the table and read secrets from the environment; raise ConfigError."""
-    config.check_keys(KEYS)
-    url = check_url(config, "url")
-    generator = config.optional_str("generator_url") or f"http://{socket.getfqdn()}:{DEFAULT_PORT}/"
-    if "generator_url" in config.options:
-        check_url(config, "generator_url")
-    runbook = config.str("runbook_base", DEFAULT_RUNBOOK_BASE).split("#", 1)[0]
-    dashboard = config.optional_str("dashboard_url")
-    labels = _labels(config)
-    resend = config.number("resend_seconds", 60.0, minimum=0)
-    ends_after: float | None = None
-    if "ends_after_seconds" in config.options:
-        ends_after = config.number("ends_after_seconds", 0, minimum=1)
-        if ends_after <= resend:
-            raise ConfigError(
-                config.key("ends_after_seconds"),
-                f"must be longer than resend_seconds ({resend:g}), or Alertmanager resolves "
-                "firing alerts between two sends",
-            )
+    values = config.parse(ALERTMANAGER)
     return AlertmanagerSettings(
         name=config.name,
-        url=url,
-        generator_url=generator,
-        runbook_base=runbook,
-        dashboard_url=dashboard,
-        labels=labels,
-        resend_seconds=resend,
-        ends_after_seconds=ends_after,
-        policy=retry_policy(config),
-        authorization=_authorization(config),
+        url=values["url"],
+        generator_url=values["generator_url"] or f"http://{socket.getfqdn()}:{DEFAULT_PORT}/",
+        runbook_base=values["runbook_base"].split("#", 1)[0],
+        dashboard_url=values["dashboard_url"],
+        labels=values["labels"],
+        resend_seconds=values["resend_seconds"],
+        ends_after_seconds=values["ends_after_seconds"],
+        policy=retry_policy(values),
+        authorization=_authorization(values),
         ca_file=ca_file_option(config),
     )
 
 
-def _labels(config: PluginConfig) -> dict[str, str]:
-    raw = config.options.get("labels", {})
-    if not isinstance(raw, dict):
-        raise ConfigError(config.key("labels"), 'must be a table of label = "value"')
-    for name, value in raw.items():
-        if not _LABEL_NAME.match(name) or name.startswith("__"):
-            raise ConfigError(config.key(f"labels.{name}"), "is not a valid Prometheus label name")
-        if name in _RESERVED:
-            raise ConfigError(config.key(f"labels.{name}"), "is set by teampulse and cannot be overridden")
-        if not isinstance(value, str) or not value:
-            raise ConfigError(config.key(f"labels.{name}"), "must be a non-empty string")
-    return dict(raw)
-
-
-def _authorization(config: PluginConfig) -> str | None:
-    username = config.optional_str("username")
-    has_password = "password_env" in config.options
-    has_bearer = "bearer_token_env" in config.options
-    if has_bearer and (username or has_password):
-        raise ConfigError(
-            config.key("bearer_token_env"), "use either a bearer token or username/password_env, not both"
-        )
-    if has_bearer:
-        token = config.secret("bearer_token_env")
-        return f"Bearer {token}"
-    if username or has_password:
-        if not username:
-            raise ConfigError(config.key("username"), "is required with password_env")
-        if not has_password:
-            raise ConfigError(config.key("password_env"), "is required with username")
-        password = config.secret("password_env")
-        pair = f"{username}:{password}".encode()
+def _authorization(values: Mapping[str, Any]) -> str | None:
+    """Return the Authorization header of the values (their secrets read already)."""
+    if values["bearer_token_env"] is not None:
+        return f"Bearer {values['bearer_token_env']}"
+    if values["username"]:
+        pair = f"{values['username']}:{values['password_env']}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
     return None
 

@@ -11,10 +11,30 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from teampulse import ConfigError, PluginConfig, TeampulseError
+from teampulse import (
+    ConfigError,
+    Number,
+    PluginConfig,
+    Setting,
+    Settings,
+    TeampulseError,
+    Text,
+    ValueType,
+    Whole,
+)
 
-__all__ = ["DeliveryError", "Poster", "RetryPolicy", "ca_file_option", "check_url", "host_of", "retry_policy"]
+__all__ = [
+    "DELIVERY",
+    "DeliveryError",
+    "HttpUrl",
+    "Poster",
+    "RetryPolicy",
+    "ca_file_option",
+    "host_of",
+    "retry_policy",
+]
 
 USER_AGENT = "teampulse-notifiers/0.1.0"
 _BODY_SHOWN = 200  # characters of a refusal's body quoted in the message
@@ -37,36 +57,63 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def check_url(config: PluginConfig, key: str, allow_query: bool = False) -> str:
-    """Return the http(s) URL at `key`, refusing credentials inside it."""
-    url = config.str(key)
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:  # an unclosed IPv6 bracket
-        raise ConfigError(config.key(key), "must be an http:// or https:// URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(config.key(key), "must be an http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018 - urllib checks the port only when asked
-    except ValueError:
-        raise ConfigError(config.key(key), "has a port outside 0..65535") from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            config.key(key), "must not hold credentials; use username/password_env or bearer_token_env"
-        )
-    if parts.fragment or (parts.query and not allow_query):
-        raise ConfigError(config.key(key), "must not have a query or a fragment")
-    return url
+@dataclass(frozen=True)
+class HttpUrl(ValueType[str]):
+    """An http:// or https:// URL without credentials, and without a query unless allowed."""
+
+    allow_query: bool = False
+
+    def parse(self, value: Any, key: str) -> str:
+        url = Text().parse(value, key)
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError:  # an unclosed IPv6 bracket
+            raise ConfigError(key, "must be an http:// or https:// URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(key, "must be an http:// or https:// URL")
+        try:
+            parts.port  # noqa: B018 - urllib checks the port only when asked
+        except ValueError:
+            raise ConfigError(key, "has a port outside 0..65535") from None
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(key, "must not hold credentials; use username/password_env or bearer_token_env")
+        if parts.fragment or (parts.query and not self.allow_query):
+            raise ConfigError(key, "must not have a query or a fragment")
+        return url
+
+    def describe(self) -> str:
+        return "URL"
+
+
+# The keys of both notifier kinds about delivering.
+DELIVERY = Settings(
+    Setting("timeout_seconds", Number(0.1), 10, "Connect and read timeout of one POST."),
+    Setting(
+        "max_retries",
+        Whole(0, 10, what="a whole number from 0 to 10"),
+        2,
+        "Retries of a POST after HTTP 5xx, 429, a timeout or a connection failure, waiting "
+        "`retry_backoff_seconds`, then twice that, ... (at most 10 s per wait).",
+    ),
+    Setting("retry_backoff_seconds", Number(0), 1, "The first wait between retries."),
+    Setting(
+        "ca_file",
+        Text(),
+        None,
+        "A PEM bundle to verify an `https://` receiver with (relative to the config file).",
+        shown="system CAs",
+    ),
+)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to try one delivery."""
 
-    attempts: int = 3  # 1 + retries
-    backoff: float = 1.0  # first wait; doubles each retry
+    attempts: int = DELIVERY.default("max_retries") + 1  # 1 + retries
+    backoff: float = DELIVERY.default("retry_backoff_seconds")  # first wait; doubles each retry
     max_wait: float = 10.0
-    timeout: float = 10.0
+    timeout: float = DELIVERY.default("timeout_seconds")
 
 
 def ca_file_option(config: PluginConfig) -> str | None:
@@ -75,20 +122,28 @@ def ca_file_option(config: PluginConfig) -> str | None:
     if value is None:
         return None
     path = config.path(value)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name too long
+        raise ConfigError(config.key("ca_file"), f"cannot be read: {exc.strerror}") from None
+    if not found:
         raise ConfigError(config.key("ca_file"), f"no such file: {path}")
+    try:  # as the Poster will load it: a file that is no PEM bundle fails here, naming the key
+        ssl.create_default_context(cafile=str(path))
+    except OSError as exc:  # ssl.SSLError included
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise ConfigError(
+            config.key("ca_file"), f"{path} is not a PEM bundle of CA certificates ({reason})"
+        ) from None
     return str(path)
 
 
-def retry_policy(config: PluginConfig) -> RetryPolicy:
-    """Read timeout_seconds, max_retries and retry_backoff_seconds from a notifier table."""
-    retries = config.options.get("max_retries", 2)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise ConfigError(config.key("max_retries"), "must be a whole number from 0 to 10")
+def retry_policy(values: Mapping[str, Any]) -> RetryPolicy:
+    """Return the policy of a notifier's values (read with a Settings holding DELIVERY)."""
     return RetryPolicy(
-        attempts=retries + 1,
-        backoff=config.number("retry_backoff_seconds", 1.0, minimum=0),
-        timeout=config.number("timeout_seconds", 10.0, minimum=0.1),
+        attempts=values["max_retries"] + 1,
+        backoff=values["retry_backoff_seconds"],
+        timeout=values["timeout_seconds"],
     )
 
 

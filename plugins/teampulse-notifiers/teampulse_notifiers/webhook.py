@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from teampulse import AlertState, PluginConfig
+from teampulse import AlertState, Number, PluginConfig, Secret, Setting, Settings
 
-from .delivery import Poster, RetryPolicy, ca_file_option, check_url, host_of, retry_policy
+from .delivery import DELIVERY, HttpUrl, Poster, RetryPolicy, ca_file_option, host_of, retry_policy
 
 __all__ = [
     "DELIVERY_HEADER",
     "MAX_SKEW_SECONDS",
+    "SETTINGS",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "WEBHOOK",
     "WebhookNotifier",
     "WebhookSettings",
     "parse_webhook_settings",
@@ -32,15 +34,6 @@ __all__ = [
     "verify",
 ]
 
-KEYS = (
-    "url",
-    "secret_env",
-    "repeat_seconds",
-    "timeout_seconds",
-    "max_retries",
-    "retry_backoff_seconds",
-    "ca_file",
-)
 SIGNATURE_HEADER = "X-Teampulse-Signature"
 TIMESTAMP_HEADER = "X-Teampulse-Timestamp"
 DELIVERY_HEADER = "X-Teampulse-Delivery"
@@ -48,6 +41,29 @@ MAX_SKEW_SECONDS = 300
 VERSION = 1
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
+
+SETTINGS = Settings(
+    Setting(
+        "url",
+        HttpUrl(allow_query=True),
+        description="Where to POST. It may carry a query (some services put a token there); messages and "
+        "logs name only its host.",
+    ),
+    Setting(
+        "secret_env",
+        Secret(),
+        description="Environment variable holding the shared secret that signs every delivery.",
+    ),
+    Setting(
+        "repeat_seconds",
+        Number(1),
+        4 * 3600,
+        "While anything fires and nothing changed, the current picture is sent again after this long.",
+        shown="`14400` (4 h)",
+    ),
+)
+WEBHOOK = Settings(SETTINGS, DELIVERY)
+KEYS = tuple(WEBHOOK.names())
 
 
 def sign(secret: bytes, body: bytes, timestamp: str) -> str:
@@ -79,7 +95,7 @@ class WebhookSettings:
     name: str
     url: str
     secret: bytes = field(repr=False)
-    repeat_seconds: float = 4 * 3600.0
+    repeat_seconds: float = SETTINGS.default("repeat_seconds")
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     ca_file: str | None = None
 
@@ -90,16 +106,13 @@ class WebhookSettings:
 
 def parse_webhook_settings(config: PluginConfig) -> WebhookSettings:
     """Validate the table and read the secret from the environment; raise ConfigError."""
-    config.check_keys(KEYS)
-    url = check_url(config, "url", allow_query=True)
-    secret = config.secret("secret_env")
-    assert secret is not None
+    values = config.parse(WEBHOOK)
     return WebhookSettings(
         name=config.name,
-        url=url,
-        secret=secret.encode(),
-        repeat_seconds=config.number("repeat_seconds", 4 * 3600.0, minimum=1),
-        policy=retry_policy(config),
+        url=values["url"],
+        secret=values["secret_env"].encode(),
+        repeat_seconds=values["repeat_seconds"],
+        policy=retry_policy(values),
         ca_file=ca_file_option(config),
     )
 

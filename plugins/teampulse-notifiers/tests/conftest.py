@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,12 +18,7 @@ from typing import Any
 import pytest
 
 from teampulse import AlertState
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from teampulse.testing import free_port
 
 
 @dataclass

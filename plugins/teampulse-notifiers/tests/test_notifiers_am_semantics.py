@@ -12,6 +12,7 @@ from teampulse_notifiers import AlertmanagerNotifier, DeliveryError
 from teampulse_notifiers.alertmanager import parse_alertmanager_settings
 
 from teampulse import ConfigError, NotifierKind, PluginConfig
+from teampulse.testing import free_port
 
 
 def _config(**options: Any) -> PluginConfig:
@@ -142,11 +143,7 @@ def test_4xx_is_not_retried_and_names_host_and_status(
 
 
 def test_connection_refused_is_clear(clock: Any, pressure: Any) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: connections are refused
     notifier = _notifier(f"http://127.0.0.1:{port}", clock, max_retries=1)
     with pytest.raises(DeliveryError, match=rf"cannot deliver to 127\.0\.0\.1:{port} \(connection refused"):
         notifier.notify([pressure(True)])

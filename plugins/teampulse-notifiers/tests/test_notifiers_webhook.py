@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import socket
 from typing import Any
 
 import jsonschema
@@ -13,6 +12,7 @@ from teampulse_notifiers import DeliveryError, WebhookNotifier, verify
 from teampulse_notifiers.webhook import parse_webhook_settings
 
 from teampulse import ConfigError, PluginConfig
+from teampulse.testing import free_port
 
 SECRET = "hook-secret-0123456789"
 
@@ -146,9 +146,7 @@ def test_retry_carries_the_same_delivery_key(receiver: Any, clock: Any, pressure
 def test_receiver_down_raises_a_clear_error_and_is_retried_next_cycle(
     receiver: Any, clock: Any, pressure: Any
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: connections are refused
     hook = _hook(f"http://127.0.0.1:{port}/hook", clock, max_retries=1)
     with pytest.raises(DeliveryError) as err:
         hook.notify([pressure(True)])

@@ -9,25 +9,28 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from teampulse import Batch, CollectContext, ConfigError, PersonSignal, PluginConfig, SourceError
+from teampulse import (
+    Batch,
+    CollectContext,
+    ConfigError,
+    ListOf,
+    PersonSignal,
+    PluginConfig,
+    Setting,
+    Settings,
+    SourceError,
+    Text,
+    ValueType,
+    Whole,
+)
 
-from .scoring import COMMON_KEYS, AnswerError, Scoring, normalise_header, parse_scoring
+from .scoring import SCORING, AnswerError, Scoring, normalise_header, scoring_from
 from .timeparse import parse_submitted
 
-__all__ = ["CSV_KEYS", "MAX_BYTES", "CsvSettings", "SurveyCsvSource", "parse_csv_settings", "records"]
+__all__ = ["CSV", "CSV_KEYS", "MAX_BYTES", "CsvSettings", "SurveyCsvSource", "parse_csv_settings", "records"]
 
-CSV_KEYS = (
-    *COMMON_KEYS,
-    "paths",
-    "submitted_at_column",
-    "team_column",
-    "team",
-    "id_column",
-    "encoding",
-    "delimiter",
-    "max_bytes",
-)
 # An export of a few thousand responses is a few megabytes; a file this large is a mistake
 # (or an attack) and is refused before it is read into memory.
 MAX_BYTES = 50 * 1024 * 1024
@@ -37,6 +40,99 @@ TIME_COLUMNS = ("submitted_at", "Timestamp", "Completion time", "Submitted At", 
 DELIMITERS = (",", ";", "\t")
 
 Cell = Callable[[tuple[str, int]], str]  # reads one column of the current row
+
+
+@dataclass(frozen=True)
+class Encoding(ValueType[str]):
+    """The name of a text encoding Python knows."""
+
+    def parse(self, value: Any, key: str) -> str:
+        encoding = Text().parse(value, key)
+        try:
+            "".encode(encoding)
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
+            raise ConfigError(key, f"unknown encoding {encoding!r}") from None
+        return encoding
+
+    def describe(self) -> str:
+        return "encoding name"
+
+
+@dataclass(frozen=True)
+class Delimiter(ValueType[str]):
+    """One character."""
+
+    def parse(self, value: Any, key: str) -> str:
+        delimiter = Text().parse(value, key)
+        if len(delimiter) != 1:
+            raise ConfigError(key, "must be one character")
+        return delimiter
+
+    def describe(self) -> str:
+        return "one character"
+
+
+CSV_OWN = Settings(
+    Setting(
+        "paths",
+        ListOf(Text(empty_ok=True), "strings", empty="must name at least one file or glob"),
+        description="Files or globs (`**` allowed), relative to the config file. A glob that matches "
+        "nothing is reported as a problem.",
+    ),
+    Setting(
+        "submitted_at_column",
+        Text(),
+        None,
+        "The column with the submission time. Without it, the first of `submitted_at`, `Timestamp` "
+        "(Google Forms), `Completion time` (Microsoft Forms), `Submitted At`, `Submit Date (UTC)` "
+        "(Typeform) the file has.",
+        shown="auto",
+    ),
+    Setting(
+        "team_column",
+        Text(),
+        None,
+        "The column naming the respondent's team; matched to the configured `[[teams]]` names "
+        "ignoring case and extra spaces.",
+        shown='`"team"`',
+    ),
+    Setting(
+        "team",
+        Text(),
+        None,
+        "One configured team for every row, for a form per team (then `team_column` is not read unless set).",
+    ),
+    Setting(
+        "id_column",
+        Text(),
+        None,
+        "A column with the tool's own response id (Typeform `#`, Microsoft Forms `ID`); see Ids.",
+    ),
+    Setting(
+        "encoding",
+        Encoding(),
+        "utf-8-sig",
+        "The files' encoding; the default reads UTF-8 with or without a byte order mark. Excel's "
+        'plain "CSV" is often `"cp1252"`.',
+    ),
+    Setting(
+        "delimiter",
+        Delimiter(),
+        None,
+        "Without it the first of `,` `;` tab whose header has the configured columns (Excel writes "
+        "`;` in many locales).",
+        shown="auto",
+    ),
+    Setting(
+        "max_bytes",
+        Whole(1),
+        MAX_BYTES,
+        "A file larger than this is one problem and is not read; the other files go on.",
+        shown="`52428800` (50 MiB)",
+    ),
+)
+CSV = Settings(CSV_OWN, SCORING)
+CSV_KEYS = tuple(CSV.names())
 
 
 @dataclass(frozen=True)
@@ -50,43 +146,28 @@ class CsvSettings:
     team_column: str | None = "team"  # None: every row belongs to `team`
     team: str | None = None
     id_column: str | None = None
-    encoding: str = "utf-8-sig"
+    encoding: str = CSV.default("encoding")
     delimiter: str | None = None  # None: the first of DELIMITERS whose header fits
-    max_bytes: int = MAX_BYTES
+    max_bytes: int = CSV.default("max_bytes")
 
 
 def parse_csv_settings(config: PluginConfig) -> CsvSettings:
     """Validate the table; raise ConfigError naming the key."""
-    config.check_keys(CSV_KEYS)
-    paths = config.str_list("paths")
-    if not paths:
-        raise ConfigError(config.key("paths"), "must name at least one file or glob")
-    team = config.optional_str("team")
-    team_column: str | None = config.optional_str("team_column")
-    if team_column is None and team is None:
+    values = config.parse(CSV)
+    team_column = values["team_column"]
+    if team_column is None and values["team"] is None:
         team_column = "team"
-    encoding = config.str("encoding", "utf-8-sig")
-    try:
-        "".encode(encoding)
-    except LookupError:
-        raise ConfigError(config.key("encoding"), f"unknown encoding {encoding!r}") from None
-    delimiter = config.optional_str("delimiter")
-    if delimiter is not None and len(delimiter) != 1:
-        raise ConfigError(config.key("delimiter"), "must be one character")
-    max_bytes = config.number("max_bytes", MAX_BYTES, 1)
-    if max_bytes != int(max_bytes):
-        raise ConfigError(config.key("max_bytes"), "must be a whole number")
     return CsvSettings(
-        paths=tuple(paths),
+        paths=tuple(values["paths"]),
         base_dir=config.base_dir,
-        scoring=parse_scoring(config),
-        submitted_at_column=config.optional_str("submitted_at_column"),
+        scoring=scoring_from(values, config),
+        submitted_at_column=values["submitted_at_column"],
         team_column=team_column,
-        team=team,
-        id_column=config.optional_str("id_column"),
-        encoding=encoding,
-        delimiter=delimiter,
-        max_bytes=int(max_bytes),
+        team=values["team"],
+        id_column=values["id_column"],
+        encoding=values["encoding"],
+        delimiter=values["delimiter"],
+        max_bytes=values["max_bytes"],
     )
 
 

@@ -8,13 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from teampulse import ConfigError, PluginConfig
+from teampulse import ConfigError, ListOf, PluginConfig, Setting, Settings, Text, TimeZone, ValueType
 
-__all__ = ["COMMON_KEYS", "AnswerError", "Scoring", "normalise_header", "parse_scoring"]
-
-COMMON_KEYS = ("scale", "questions", "invert", "timezone", "time_format")
+__all__ = ["COMMON_KEYS", "SCORING", "AnswerError", "Scoring", "normalise_header", "scoring_from"]
 
 # A dimension becomes the value of the `dimension` label of teampulse_survey_score_ratio:
 # a short identifier keeps that label clean and its cardinality bounded.
@@ -91,58 +88,111 @@ class Scoring:
         return result
 
 
-def _scale(config: PluginConfig) -> tuple[float, float]:
-    value = config.options.get("scale", [1, 5])
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
-        raise ConfigError(config.key("scale"), "must be two numbers [lowest, highest], e.g. [1, 5]")
-    low, high = float(value[0]), float(value[1])
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        raise ConfigError(config.key("scale"), "the lowest answer must be below the highest")
-    return low, high
+@dataclass(frozen=True)
+class Scale(ValueType[tuple[float, float]]):
+    """Two numbers [lowest, highest]."""
+
+    def parse(self, value: Any, key: str) -> tuple[float, float]:
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            raise ConfigError(key, "must be two numbers [lowest, highest], e.g. [1, 5]")
+        try:
+            low, high = float(value[0]), float(value[1])
+        except OverflowError:  # an integer of hundreds of digits
+            raise ConfigError(key, "must be two numbers a float holds") from None
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ConfigError(key, "the lowest answer must be below the highest")
+        return low, high
+
+    def describe(self) -> str:
+        return "[lowest, highest]"
 
 
-def _questions(config: PluginConfig) -> dict[str, str]:
-    value = config.options.get("questions")
-    if value is None:
-        raise ConfigError(config.key("questions"), "is required (a table of question -> dimension)")
-    if not isinstance(value, Mapping) or not value:
-        raise ConfigError(config.key("questions"), "must be a table of question -> dimension")
-    questions: dict[str, str] = {}
-    for question, dimension in value.items():
-        if not isinstance(dimension, str) or not DIMENSION.match(dimension):
-            raise ConfigError(
-                config.key(f"questions.{question}"),
-                "must be a dimension name of lower-case letters, digits and _ (e.g. support)",
-            )
-        questions[str(question)] = dimension
-    return questions
+@dataclass(frozen=True)
+class Questions(ValueType[dict[str, str]]):
+    """A table of question -> dimension."""
+
+    missing = "is required (a table of question -> dimension)"
+
+    def parse(self, value: Any, key: str) -> dict[str, str]:
+        if not isinstance(value, Mapping) or not value:
+            raise ConfigError(key, "must be a table of question -> dimension")
+        questions: dict[str, str] = {}
+        for question, dimension in value.items():
+            if not isinstance(dimension, str) or not DIMENSION.match(dimension):
+                raise ConfigError(
+                    f"{key}.{question}",
+                    "must be a dimension name of lower-case letters, digits and _ (e.g. support)",
+                )
+            questions[str(question)] = dimension
+        return questions
+
+    def describe(self) -> str:
+        return "table of question = dimension"
 
 
-def _time_formats(config: PluginConfig) -> tuple[str, ...]:
-    value = config.options.get("time_format")
-    if value is None:
-        return ()
-    formats = [value] if isinstance(value, str) else value
-    if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
-        raise ConfigError(config.key("time_format"), "must be a strptime format or a list of them")
-    return tuple(formats)
+@dataclass(frozen=True)
+class TimeFormats(ValueType[tuple[str, ...]]):
+    """A strptime format or a list of them."""
+
+    def parse(self, value: Any, key: str) -> tuple[str, ...]:
+        formats = [value] if isinstance(value, str) else value
+        if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
+            raise ConfigError(key, "must be a strptime format or a list of them")
+        return tuple(formats)
+
+    def describe(self) -> str:
+        return "string or list of strings"
 
 
-def parse_scoring(config: PluginConfig) -> Scoring:
-    """Read scale, questions, invert, timezone and time_format from a source's table."""
-    low, high = _scale(config)
-    questions = _questions(config)
-    invert = config.str_list("invert", [])
+SCORING = Settings(
+    Setting(
+        "questions",
+        Questions(),
+        description="Table of question -> dimension. For CSV the question is a column name; for the "
+        "webhook a key of `answers`. Dimensions are lower-case identifiers (`support`, `wellbeing`, "
+        "`workload`, `enps`, ...); they become the `dimension` label of "
+        "`teampulse_survey_score_ratio`. The engine's support index reads `support` and `wellbeing`.",
+    ),
+    Setting(
+        "scale",
+        Scale(),
+        [1, 5],
+        "Lowest and highest answer. An answer `a` scores `(a - lo) / (hi - lo)`; answers may be "
+        "decimals, outside the scale they are refused.",
+    ),
+    Setting(
+        "invert",
+        ListOf(Text(empty_ok=True), "strings"),
+        [],
+        "Dimensions where a high answer is bad (e.g. `workload`): score = `1 - (a - lo) / (hi - lo)`.",
+    ),
+    Setting(
+        "timezone",
+        TimeZone(),
+        "UTC",
+        'How to read times without an offset (an IANA name, e.g. `"Europe/Berlin"`).',
+    ),
+    Setting(
+        "time_format",
+        TimeFormats(),
+        None,
+        'A `strptime` format (or a list) for times the defaults below do not read, e.g. day-first `"%d/%m/%Y '
+        '%H:%M:%S"`. When set, only these formats are tried.',
+    ),
+)
+COMMON_KEYS = tuple(SCORING.names())
+
+
+def scoring_from(values: Mapping[str, Any], config: PluginConfig) -> Scoring:
+    """Return the Scoring of a source's values (read with a Settings holding SCORING)."""
+    questions = values["questions"]
+    invert = values["invert"]
     unknown = sorted(set(invert) - set(questions.values()))
     if unknown:
         raise ConfigError(config.key("invert"), f"names no configured dimension: {', '.join(unknown)}")
-    tz_name = config.str("timezone", "UTC")
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(config.key("timezone"), f"unknown time zone {tz_name!r}") from None
-    return Scoring(questions, low, high, frozenset(invert), tz, _time_formats(config))
+    low, high = values["scale"]
+    return Scoring(questions, low, high, frozenset(invert), values["timezone"], values["time_format"] or ())

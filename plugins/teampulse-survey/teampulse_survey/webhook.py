@@ -13,27 +13,43 @@ from typing import Any
 
 from teampulse import (
     Batch,
+    Boolean,
     CollectContext,
     Event,
     PersonSignal,
     PluginConfig,
+    Secret,
+    Setting,
+    Settings,
     WebhookRejected,
 )
 
-from .scoring import COMMON_KEYS, AnswerError, Scoring, parse_scoring
+from .scoring import SCORING, AnswerError, Scoring, scoring_from
 from .timeparse import OutOfRange, parse_submitted
 
 __all__ = [
     "MAX_SKEW",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "WEBHOOK",
+    "WEBHOOK_OWN",
     "SurveyWebhookSource",
     "WebhookSettings",
     "parse_webhook_settings",
     "sign",
 ]
 
-WEBHOOK_KEYS = (*COMMON_KEYS, "secret_env", "require_timestamp")
+WEBHOOK_OWN = Settings(
+    Setting(
+        "secret_env",
+        Secret(),
+        description="Name of the environment variable with the shared secret (never in the file, never in "
+        "`repr` or messages).",
+    ),
+    Setting("require_timestamp", Boolean(), False, "Refuse deliveries without `X-Teampulse-Timestamp`."),
+)
+WEBHOOK = Settings(WEBHOOK_OWN, SCORING)
+WEBHOOK_KEYS = tuple(WEBHOOK.names())
 SIGNATURE_HEADER = "x-teampulse-signature"
 TIMESTAMP_HEADER = "x-teampulse-timestamp"
 MAX_SKEW = timedelta(minutes=5)  # oldest signed timestamp accepted, and latest submitted_at ahead
@@ -62,13 +78,11 @@ class WebhookSettings:
 
 def parse_webhook_settings(config: PluginConfig) -> WebhookSettings:
     """Validate the table and read the secret from the environment; raise ConfigError."""
-    config.check_keys(WEBHOOK_KEYS)
-    secret = config.secret("secret_env")
-    assert secret is not None
+    values = config.parse(WEBHOOK)
     return WebhookSettings(
-        secret=secret.encode(),
-        scoring=parse_scoring(config),
-        require_timestamp=config.bool("require_timestamp", False),
+        secret=values["secret_env"].encode(),
+        scoring=scoring_from(values, config),
+        require_timestamp=values["require_timestamp"],
     )
 
 

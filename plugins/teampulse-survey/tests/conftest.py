@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from teampulse import PersonSignal, PluginConfig, TeamInfo
+from teampulse.testing import NOW, RecordingContext
 
 DATA = Path(__file__).parent / "data"
-NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 TEAMS = (
     TeamInfo("payments", "maria@example.com", ("bob@example.com", "chen@example.com")),
     TeamInfo("search", "sam@example.com", ("dana@example.com",)),
 )
 
 
-@dataclass
-class Ctx:
-    """A CollectContext that keeps what the source reports."""
-
-    name: str = "pulse"
-    teams: Sequence[TeamInfo] = TEAMS
-    cursor: Mapping[str, Any] | None = None
-    now: datetime = NOW
-    problems: list[str] = field(default_factory=list)
-    progressed: list[str] = field(default_factory=list)
-
-    def progress(self, message: str) -> None:
-        self.progressed.append(message)
-
-    def problem(self, message: str) -> None:
-        self.problems.append(message)
+def new_context() -> RecordingContext:
+    """Return a first collection's context at NOW with the teams payments and search."""
+    return RecordingContext(TEAMS, None, NOW, name="pulse")
 
 
 def run_csv(options: dict[str, Any], base: Path = DATA) -> tuple[list[PersonSignal], list[str]]:
@@ -43,7 +28,7 @@ def run_csv(options: dict[str, Any], base: Path = DATA) -> tuple[list[PersonSign
     from teampulse_survey import create_csv
 
     source = create_csv(PluginConfig("pulse", "sources", options, base))
-    ctx = Ctx()
+    ctx = new_context()
     events: list[PersonSignal] = []
     for batch in source.collect(ctx):
         for ev in batch.events:
@@ -59,6 +44,12 @@ def collect_csv() -> Callable[..., tuple[list[PersonSignal], list[str]]]:
 
 
 @pytest.fixture
-def ctx() -> Ctx:
+def ctx() -> RecordingContext:
     """Return a fresh collection context with the teams payments and search."""
-    return Ctx()
+    return new_context()
+
+
+@pytest.fixture
+def new_ctx() -> Callable[[], RecordingContext]:
+    """Return the maker of fresh contexts like `ctx`, for tests that collect many times."""
+    return new_context

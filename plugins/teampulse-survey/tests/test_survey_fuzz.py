@@ -70,8 +70,7 @@ def exports(draw: st.DrawFn) -> bytes:
     return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16"])), "replace")
 
 
-def test_fuzzed_csv_exports_never_raise_and_problems_name_the_file(tmp_path: Path, ctx: Any) -> None:
-    new_ctx = type(ctx)  # the plugin's Ctx, with the teams payments and search
+def test_fuzzed_csv_exports_never_raise_and_problems_name_the_file(tmp_path: Path, new_ctx: Any) -> None:
     source = create_csv(
         PluginConfig(
             "pulse", "sources", {"paths": ["*.csv"], "questions": {"q_support": "support"}}, tmp_path

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 import pytest
 from support import teampulse_at
+
+from teampulse.testing import free_port
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 SECRET = "whsec-serve-test-secret"
@@ -49,16 +50,10 @@ load = "workload"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (tmp_path / "teampulse.toml").write_text(CONFIG)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         teampulse_at(
             NOW, "serve", "--config", str(tmp_path / "teampulse.toml"), "--listen", f"127.0.0.1:{port}"
