@@ -1,6 +1,6 @@
 """Measure the detector: replay evaluation organisations whose truth is known and score the pages.
 
-For each organisation (teampulse/jira_emulator/organisations.py) the Jira part is served by the
+For each organisation (tools/jira-emulator/teampulse_jira_emulator/organisations.py) the Jira part is served by the
 emulator and the calendars are written as files; teampulse collects once at the organisation's
 end and then replays every day of the window (`Runtime.state(as_of=<day> 12:00 UTC)`). A page
 is a run of consecutive days on which ProcessPressureWithoutLeadership fires for a team.
@@ -28,10 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from teampulse.alerts import PRESSURE_ALERT, TIME_OFF_ALERT
-from teampulse.app import Runtime
-from teampulse.jira_emulator import EmulatorServer, OrgTeam
-from teampulse.jira_emulator.organisations import (
+from teampulse_demo.organisations import (
     ANSWERED,
     CALM,
     CRUNCH_KINDS,
@@ -42,6 +39,10 @@ from teampulse.jira_emulator.organisations import (
     TeamTruth,
     generate_evaluation_organisation,
 )
+from teampulse_jira_emulator import EmulatorServer, OrgTeam
+
+from teampulse.alerts import PRESSURE_ALERT, TIME_OFF_ALERT
+from teampulse.app import Runtime
 from teampulse.pseudonym import KEY_ENV
 
 # A Monday; its 60 days hold the US, EU and Australian daylight saving changes.
