@@ -1,7 +1,7 @@
 """teampulse.testing: the kit for testing teampulse plugins (docs/testing.md).
 
 Part of the public plugin API. Importing it needs no pytest; its pytest plugin (the pytest11
-entry point "teampulse") adds the fixtures teampulse_now, teampulse_teams, teampulse_context,
+entry point "teampulse-testing") adds the fixtures teampulse_now, teampulse_teams, teampulse_context,
 teampulse_collect and teampulse_register, and the contract suites need it.
 
 - RecordingContext: a CollectContext at a fixed time that keeps problems and progress messages.

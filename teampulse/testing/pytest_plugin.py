@@ -1,4 +1,4 @@
-"""The kit's pytest plugin (entry point pytest11 "teampulse"): fixtures for plugin tests.
+"""The kit's pytest plugin (entry point pytest11 "teampulse-testing"): fixtures for plugin tests.
 
 Loaded in every pytest run where teampulse is installed, so it only adds fixtures, all named
 teampulse_*, and never changes how tests are collected or run.

@@ -7,6 +7,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -18,7 +19,14 @@ from teampulse import SourceError
 
 from .config import JiraSettings
 
-__all__ = ["BACKOFF_BASE_SECONDS", "CONNECT_TIMEOUT_SECONDS", "Transport", "retry_after_seconds"]
+__all__ = [
+    "BACKOFF_BASE_SECONDS",
+    "CONNECT_TIMEOUT_SECONDS",
+    "Rejected",
+    "ServerInfo",
+    "Transport",
+    "retry_after_seconds",
+]
 
 T = TypeVar("T")
 BACKOFF_BASE_SECONDS = 2.0
@@ -46,6 +54,21 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A request Jira refused with 400 (a JQL it rejects), returned where the caller asked for it."""
+
+    detail: str  # Jira's message, masked as in every SourceError
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What serverInfo says, kept for the life of the process."""
+
+    deployment_type: str
+    version: tuple[int, ...]
 
 
 def _server_text(exc: JIRAError) -> str:
@@ -77,6 +100,7 @@ class Transport:
         # Seconds this transport (one collection cycle) lost to failed requests and retry
         # waits; past settings.cycle_budget_seconds, a failure is not retried.
         self.lost = 0.0
+        self.info: ServerInfo | None = None  # what serverInfo said (or what the caller knew)
         self._client: JIRA | None = None
 
     @property
@@ -86,8 +110,8 @@ class Transport:
             raise RuntimeError("Transport.connect() first")
         return self._client
 
-    def connect(self) -> JIRA:
-        """Build the client; its constructor reads serverInfo (Cloud or Data Center)."""
+    def connect(self, known: ServerInfo | None = None) -> ServerInfo:
+        """Build the client; its constructor reads serverInfo (Cloud or Data Center) unless known."""
         s = self.settings
         auth: dict[str, Any] = {"basic_auth": (s.email, s.token)} if s.email else {"token_auth": s.token}
 
@@ -97,7 +121,7 @@ class Transport:
                     server=s.url,
                     max_retries=0,  # the client's own retries ignore long Retry-After; ours honour it
                     timeout=(min(CONNECT_TIMEOUT_SECONDS, s.timeout_seconds), s.timeout_seconds),
-                    get_server_info=True,
+                    get_server_info=known is None,
                     **auth,
                 )
             except (KeyError, TypeError) as exc:
@@ -105,8 +129,18 @@ class Transport:
                     f"{self.host}: serverInfo reply lacks versionNumbers: not a Jira server?"
                 ) from exc
 
-        self._client = self.call("serverInfo", build)
-        return self._client
+        if known is not None:
+            client = build()  # no request: the client only learns what `known` holds
+            client.deploymentType = known.deployment_type
+            client._version = known.version
+            self._client = client
+            self.info = known
+            return known
+        client = self.call("serverInfo", build)
+        self._client = client
+        version = tuple(v for v in getattr(client, "_version", ()) if isinstance(v, int))
+        self.info = ServerInfo(str(client.deploymentType or ""), version)
+        return self.info
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -116,10 +150,18 @@ class Transport:
             finally:
                 self._client = None
 
-    def call(self, what: str, request: Callable[[], T], missing_ok: bool = False) -> T | Any:
+    def call(
+        self,
+        what: str,
+        request: Callable[[], T],
+        missing_ok: bool = False,
+        rejected_ok: bool = False,
+        forbidden_ok: bool = False,
+    ) -> T | Any:
         """Run one request with the retry policy; `what` names it in messages (never a key or a name).
 
-        With missing_ok, a 404 returns None instead of failing.
+        With missing_ok, a 404 returns None instead of failing; with forbidden_ok, a 403 does;
+        with rejected_ok, a 400 returns Rejected.
         """
         s = self.settings
         attempt = 0
@@ -130,8 +172,10 @@ class Transport:
                 return request()
             except JIRAError as exc:
                 status = exc.status_code
-                if missing_ok and status == 404:
+                if (missing_ok and status == 404) or (forbidden_ok and status == 403):
                     return None
+                if rejected_ok and status == 400:
+                    return Rejected(_server_text(exc))
                 delay, reason = self._retry_delay(what, exc, attempt)
             except requests.exceptions.SSLError as exc:
                 raise SourceError(f"{self.host}: {what}: TLS error: {type(exc).__name__}") from exc
@@ -221,13 +265,19 @@ class Transport:
         *,
         api: str | None = None,
         missing_ok: bool = False,
+        forbidden_ok: bool = False,
     ) -> Any:
         """GET a REST path (relative to /rest/api/2, or /rest/api/{api}) and return its JSON."""
         client = self.client
         url = client._get_url(path) if api is None else client._get_url(path, base=_base(api))
-        return self.call(what, lambda: client._session.get(url, params=params).json(), missing_ok=missing_ok)
+        return self.call(
+            what,
+            lambda: client._session.get(url, params=params).json(),
+            missing_ok=missing_ok,
+            forbidden_ok=forbidden_ok,
+        )
 
-    def get_page(self, what: str, path: str, params: dict[str, Any]) -> Any:
+    def get_page(self, what: str, path: str, params: dict[str, Any], *, rejected_ok: bool = False) -> Any:
         """GET a search page through the client's session and decode it with orjson.
 
         Search pages are most of a sync's bytes; orjson decodes them in about a third of the
@@ -235,7 +285,22 @@ class Transport:
         """
         client = self.client
         url = client._get_url(path)
-        return self.call(what, lambda: orjson.loads(client._session.get(url, params=params).content))
+        return self.call(
+            what,
+            lambda: orjson.loads(client._session.get(url, params=params).content),
+            rejected_ok=rejected_ok,
+        )
+
+    def post_page(self, what: str, path: str, body: dict[str, Any], *, rejected_ok: bool = False) -> Any:
+        """POST a search (a JQL too long for a URL) and decode the page with orjson."""
+        client = self.client
+        url = client._get_url(path)
+        data = orjson.dumps(body)
+        return self.call(
+            what,
+            lambda: orjson.loads(client._session.post(url, data=data).content),
+            rejected_ok=rejected_ok,
+        )
 
     def post(self, what: str, path: str, body: dict[str, Any], *, api: str | None = None) -> Any:
         """POST a JSON body to a REST path and return the JSON reply."""

@@ -88,11 +88,22 @@ SETTINGS = Settings(
         "never count, so a long first sync is not cut.",
     ),
     Setting(
+        "max_requests_per_cycle",
+        Whole(1),
+        1000,
+        "Requests one collection may make (Jira Cloud limits the rate of requests). Once spent, no "
+        "new search page is asked for: what was read is kept, and the next collection goes on from "
+        "there. Requests that finish what was begun (a page's changelogs, routing and user look-ups, "
+        "a reconciliation's listing) still go.",
+    ),
+    Setting(
         "reconcile_hours",
         Number(0),
         24,
-        "How often to list the ids still matching each team's JQL, to report deleted or moved "
-        "issues (0: every collection).",
+        "How often each team's issues are checked for deletions: the ids still matching the JQL "
+        "of every team due are listed in one search, and issues gone from it are removed "
+        "(0: every collection). Teams due together are spread over cycles past a tenth of "
+        "`max_requests_per_cycle`.",
     ),
     Setting(
         "jql",
@@ -126,6 +137,7 @@ class JiraSettings:
     # Time a cycle may lose to failed requests and retry waits.
     cycle_budget_seconds: float = SETTINGS.default("cycle_budget_seconds")
     reconcile_hours: float = SETTINGS.default("reconcile_hours")
+    max_requests_per_cycle: int = SETTINGS.default("max_requests_per_cycle")
 
     @property
     def host(self) -> str:

@@ -1,18 +1,32 @@
-"""The Jira source: incremental, paged, retried sync of each team's issues."""
+"""The Jira source: every team's changes in one combined search per cycle, routed to teams locally.
+
+A cycle runs three kinds of work, in this order, within settings.max_requests_per_cycle:
+
+1. Incremental: one search over every synced team, `((jql_1) OR (jql_2) ...) AND updated >= ...`
+   (batched only where the JQL would grow too long), its issues routed to their teams
+   (routing.py). Issues it read before, unchanged, are skipped: a quiet cycle is that one search.
+2. First syncs of teams that are new or whose JQL changed: project-only teams together in one
+   combined search, other teams each in their own (the search says which team an issue is).
+3. Reconciliation: the ids still matching the teams due (every reconcile_hours), listed in one
+   combined search, so deleted issues and those that left every due team are removed.
+
+A team's position only moves past what was stored with it: a cycle cut short by the budget
+leaves the rest to the next one.
+"""
 
 from __future__ import annotations
 
 import random
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from teampulse import (
     Batch,
     CollectContext,
+    Event,
     SourceError,
     TeamInfo,
     WorkItem,
@@ -20,63 +34,108 @@ from teampulse import (
     WorkItemsCovered,
 )
 
+from .changelogs import BULKFETCH_MAX_ISSUES, Changelogs, split_truncated
 from .client import Transport
 from .config import JiraSettings, team_jql
-from .cursor import VERSION, TeamCursor, jql_digest, load_teams
+from .cursor import VERSION, TeamCursor, domain_digest, dump_recent, jql_digest, load_recent, load_teams
+from .jql import ProjectMatcher, project_matcher, project_values, quoted, team_query
+from .lookups import Lookups
+from .metadata import ServerFacts, sprint_field, zone
+from .queries import batches, either, full_query, incremental_query
+from .routing import Member, Router, project_of
+from .search import CLOUD_ID_PAGE, DC_ID_PAGE, MAX_REWINDS, MAX_STALE_PAGES, JqlRejected, Searcher
 from .timeparse import format_jql, parse_ts
-from .translate import SPRINT_SCHEMA, People, Translator, status_map
+from .translate import People, Translator, status_map
 
-__all__ = ["BULKFETCH_MAX_ISSUES", "SEARCH_FIELDS", "JiraSource"]
+__all__ = [
+    "BULKFETCH_MAX_ISSUES",
+    "MAX_REWINDS",
+    "MAX_STALE_PAGES",
+    "SEARCH_FIELDS",
+    "JiraSource",
+    "team_query",
+]
 
-SEARCH_FIELDS = ("status", "created", "updated", "duedate", "assignee", "resolutiondate")
-BULKFETCH_MAX_ISSUES = 1000
-BULKFETCH_MAX_HISTORIES = 10000  # histories per bulkfetch page: the documented maximum
-_UNSEEN = object()  # marks an issue id not yielded yet (an id-only row has no `updated`)
-CLOUD_ID_PAGE = 5000  # search/jql returns up to 5,000 issues a page when only ids are asked for
-DC_ID_PAGE = 1000  # Data Center's default jira.search.views.default.max
-CHANGELOG_PAGE = 100
+# `project` routes issues to teams whose JQL tests only the project, and tells which teams hold
+# issues of a project (routing.py).
+SEARCH_FIELDS = ("status", "created", "updated", "duedate", "assignee", "resolutiondate", "project")
 PROGRESS_EVERY = 5  # pages
-# Pages in a row with no issue not met before, past which a Data Center search is taken to
-# be stuck (rows that moved come back, but not a whole page of them several times over).
-MAX_STALE_PAGES = 3
-MAX_REWINDS = 20  # per team and sync: past this, a busy server's moving rows are left to the next sync
-_ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+[^\"']*$", re.IGNORECASE)
-
-
-def team_query(jql: str) -> str:
-    """Return a team's JQL without its own ORDER BY, so it can be wrapped in a larger query."""
-    return _ORDER_BY.sub("", jql.strip())
+# Cloud search is eventually consistent: a search may still match an issue changed moments
+# ago on its old state. An issue changed less than this before the cycle began is not put on
+# the skip list, so the next cycle's overlap reads it again, as it reads anything it has not met.
+SETTLE_SECONDS = 120
+RECONCILE_SHARE = 10  # reconciliation spends at most this fraction (1/N) of the budget per cycle
 
 
 class JiraSource:
-    """A configured Jira source; what it learns about users lasts for the process."""
+    """A configured Jira source; what it learns about the server and users lasts for the process."""
 
     def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.sleep = sleep
         self.rng: Callable[[], float] = random.random  # backoff jitter; a test fixes it
         self.people: People | None = None
-        self.searched: set[str] = set()  # member e-mails already looked up with user/search
+        self.lookups = Lookups()
         self.changelog_endpoint = True  # older Data Center lacks issue/{id}/changelog
+        self.facts: ServerFacts | None = None  # serverInfo, myself, status, field as last read
         self.last_requests = 0  # requests made by the last collection, for benchmarks
 
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
-        """Yield one batch per page of each team's updated issues, then removals."""
+        """Yield one batch per page of the cycle's searches, then removals."""
         transport = Transport(self.settings, sleep=self.sleep, rng=self.rng)
-        transport.connect()
+        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
+        facts = self.facts if self.facts is not None and self.facts.fresh(now) else None
+        if facts is None:
+            self.facts = None
         try:
+            transport.connect(facts.info if facts is not None else None)
             yield from _Collection(self, transport, ctx).run()
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
             # A reply of an unexpected shape where the source relies on one (an issue that is not
             # an object, an id that is not a number): the cycle fails in one line, and what the
             # batches before it carried stays committed.
+            self.facts = None
             raise SourceError(
                 f"{transport.host}: a reply of an unexpected shape ({type(exc).__name__}): is the url a "
                 "Jira server, or a proxy rewriting its replies?"
             ) from None
+        except SourceError:
+            self.facts = None  # a failed cycle reads the server's settings again
+            raise
         finally:
             self.last_requests = transport.requests
             transport.close()
+
+
+@dataclass
+class _Team:
+    """A team as this collection syncs it."""
+
+    info: TeamInfo
+    digest: str  # of its JQL
+    base: str  # its JQL without ORDER BY
+    matcher: ProjectMatcher | None  # set when the JQL tests only the project
+    projects: frozenset[str] | None  # set when the JQL only lists projects: `project in (...)`
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def size(self) -> int:
+        """Return what the team adds to a combined query, in characters."""
+        return len(self.base) if self.projects is None else sum(len(p) + 4 for p in self.projects)
+
+
+def _operands(teams: Sequence[_Team]) -> list[str]:
+    """Return the teams' JQL for a combined query: teams that only list projects share one clause."""
+    lists = [t for t in teams if t.projects is not None]
+    if len(lists) < 2:
+        return [t.base for t in teams]
+    listed = sorted({p for t in lists for p in t.projects or ()})
+    return [f"project in ({', '.join(quoted(p) for p in listed)})"] + [
+        t.base for t in teams if t.projects is None
+    ]
 
 
 class _Collection:
@@ -90,62 +149,112 @@ class _Collection:
         self.client = transport.client
         self.now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         self.state: dict[str, TeamCursor] = {}
+        # The skip list: per set of teams (its digest), the issues read within the overlap window
+        # and their `updated` (ms), whose membership in each of those teams is known.
+        self.recent_in: dict[str, dict[int, int]] = {}  # as the cursor had it
+        self.recent: dict[str, dict[int, int]] = {}  # as this cycle's searches leave it
+        self.synced_at_start = ""  # digest of the teams synced when the cycle began
+        self.domains: set[str] = set()  # the sets of teams this cycle plans to search
+        self.rejected: dict[str, str] = {}  # team -> Jira's message, for teams whose JQL it refuses
         self.cloud = False
         self.zone: tzinfo = UTC
         self.fields: list[str] = list(SEARCH_FIELDS)
+        self.statuses_reread = False
+        self.changelogs = Changelogs(transport, source.changelog_endpoint)
+        self.searcher = Searcher(transport, False, source.settings.max_requests_per_cycle)
+        self.router = Router(self.searcher)
 
     def run(self) -> Iterator[Batch]:
-        """Read the server's settings once, then sync each team that has a JQL."""
+        """Read the server's settings (once a process), then the cycle's searches."""
         self._prepare()
         old = load_teams(self.ctx.cursor)
-        teams = [team_jql(team) for team in self.ctx.teams]
-        for team in teams:
-            if team.jql and team.name in old:
-                self.state[team.name] = old[team.name]
-        for team in teams:
-            if team.jql:
-                yield from self._sync_team(team)
+        self.recent_in = load_recent(self.ctx.cursor)
+        teams: list[_Team] = []
+        for info in sorted((team_jql(t) for t in self.ctx.teams), key=lambda t: t.name):
+            if not info.jql:
+                continue
+            teams.append(
+                _Team(
+                    info,
+                    jql_digest(info.jql),
+                    team_query(info.jql),
+                    project_matcher(info.jql),
+                    project_values(info.jql),
+                )
+            )
+            if info.name in old:
+                self.state[info.name] = old[info.name]
+        synced = [t for t in teams if t.name in old and old[t.name].jql == t.digest]
+        known = {t.name for t in synced}
+        fresh = [t for t in teams if t.name not in known]
+        incremental = batches(synced, lambda t: t.size)
+        together = batches([t for t in fresh if t.matcher is not None], lambda t: t.size)
+        alone = [[t] for t in fresh if t.matcher is None]
+        self.synced_at_start = self._digest(synced)
+        self.domains = {self._digest(group) for group in (*incremental, *together, *alone)}
+        self.domains.add(self.synced_at_start)
+        for group in incremental:
+            yield from self._sweep(group, self._incremental_query)
+        since = self.now - timedelta(days=self.settings.history_days)
+        # Reach back as far as the engine reads (absent on cores before 0.2): without the
+        # items done in its reference window, the first scanned days would read as a rise.
+        wanted = getattr(self.ctx, "history_from", None)
+        if wanted is not None:
+            since = min(since, wanted)
+        for group in (*together, *alone):
+            yield from self._sweep(group, lambda ts: full_query(_operands(ts), since, self.zone), since)
+        yield from self._reconcile([t for t in teams if t.name in self.state and t.name not in self.rejected])
+        if not self.searcher.spent and not self.rejected:
+            yield from self._settle(teams)
+        if self.searcher.spent:
+            self.ctx.progress(
+                f"request budget spent (max_requests_per_cycle = {self.settings.max_requests_per_cycle}): "
+                "the rest is read next cycle"
+            )
+        if self.rejected:
+            names = ", ".join(sorted(self.rejected))
+            detail = next(iter(self.rejected.values()))
+            raise SourceError(
+                f"{self.transport.host}: search: rejected (HTTP 400) for team {names}"
+                + (f": {detail}" if detail else "")
+            )
 
     # -- once per collection: deployment, time zone, statuses, fields --
 
     def _prepare(self) -> None:
         s = self.settings
         client = self.client
-        if s.deployment == "auto":
-            self.cloud = client.deploymentType == "Cloud"
-        else:
-            self.cloud = s.deployment == "cloud"
+        source = self.source
+        if s.deployment != "auto":
             # The client picks search/jql or search from this attribute alone.
-            client.deploymentType = "Cloud" if self.cloud else "Server"
-        if self.source.people is None or self.source.people.cloud != self.cloud:
-            self.source.people = People(self.cloud)
+            client.deploymentType = "Cloud" if s.deployment == "cloud" else "Server"
+        self.cloud = client.deploymentType == "Cloud"
+        self.searcher.cloud = self.cloud
+        if source.people is None or source.people.cloud != self.cloud:
+            source.people = People(self.cloud)
         # Every team's people, whichever team is synced: a member of one team shows up in
         # another's issues, and must be the same person whichever team came first.
-        self.source.people.configure(
-            email for team in self.ctx.teams for email in (team.manager, *team.members)
-        )
-        myself = self._dict("myself", self.transport.call("myself", client.myself))
-        self.zone = _zone(myself.get("timeZone"))
-        statuses = self.transport.get("status", "status")
-        if not isinstance(statuses, list):
-            raise SourceError(f"{self.transport.host}: status: unexpected reply")
-        fields = self.transport.call("field", client.fields)
-        if not isinstance(fields, list):
-            raise SourceError(f"{self.transport.host}: field: unexpected reply")
-        sprint_field = next(
-            (
-                str(f["id"])
-                for f in fields
-                if isinstance(f, Mapping)
-                and (f.get("schema") or {}).get("custom") == SPRINT_SCHEMA
-                and "id" in f
-            ),
-            None,
-        )
-        if sprint_field:
-            self.fields.append(sprint_field)
-        self._prime_field_cache(fields)
-        self.translator = Translator(status_map(statuses), sprint_field, self.source.people)
+        source.people.configure(email for team in self.ctx.teams for email in (team.manager, *team.members))
+        facts = source.facts
+        if facts is None:
+            transport = self.transport
+            myself = self._dict("myself", transport.call("myself", client.myself))
+            statuses = transport.get("status", "status")
+            if not isinstance(statuses, list):
+                raise SourceError(f"{transport.host}: status: unexpected reply")
+            fields = transport.call("field", client.fields)
+            if not isinstance(fields, list):
+                raise SourceError(f"{transport.host}: field: unexpected reply")
+            info = transport.info
+            assert info is not None
+            facts = ServerFacts(info, zone(myself.get("timeZone")), statuses, fields, self.now)
+            source.facts = facts
+        self.zone = facts.zone
+        sprint = sprint_field(facts.fields)
+        if sprint:
+            self.fields.append(sprint)
+        self._prime_field_cache(facts.fields)
+        self.translator = Translator(status_map(facts.statuses), sprint, source.people)
 
     def _prime_field_cache(self, fields: Sequence[Any]) -> None:
         # The client's first search would GET field again to translate JQL names (and again on
@@ -158,342 +267,253 @@ class _Collection:
         if hasattr(self.client, "_fields_cache_value"):
             self.client._fields_cache_value = cache
 
-    # -- per team --
+    # -- the cursor --
 
     def _cursor(self) -> dict[str, Any]:
         """Return the whole cursor: every team's state, as committed with a batch."""
-        return {"v": VERSION, "teams": {name: tc.to_json() for name, tc in self.state.items()}}
+        recent = {d: e for d, e in self.recent_in.items() if d in self.domains and d not in self.recent}
+        recent.update(self.recent)
+        return {
+            "v": VERSION,
+            "teams": {name: tc.to_json() for name, tc in self.state.items()},
+            "recent": dump_recent(recent),
+        }
 
-    def _sync_team(self, team: TeamInfo) -> Iterator[Batch]:
-        """Yield a team's updated issues page by page, then its removals when reconciliation is due."""
-        s = self.settings
-        assert team.jql is not None
-        base = team_query(team.jql)
-        digest = jql_digest(team.jql)
-        tc = self.state.get(team.name)
-        if tc is None or tc.jql != digest:
-            # A new team, or its JQL changed: read its history window and everything still open.
-            # Ids known under an old JQL stay, so that reconciliation removes those that left.
-            old_ids = tc.ids if tc is not None else set()
-            tc = TeamCursor(jql=digest, ids=set(old_ids), reconciled=None if old_ids else self.now)
-            since = self.now - timedelta(days=s.history_days)
-            # Reach back as far as the engine reads (absent on cores before 0.2): without the
-            # items done in its reference window, the first scanned days would read as a rise.
-            wanted = getattr(self.ctx, "history_from", None)
-            if wanted is not None:
-                since = min(since, wanted)
-            # Issues done before `since` are not read: the team's history is whole from there on.
-            yield Batch([WorkItemsCovered(team=team.name, start=since)])
-            jql = (
-                f'({base}) AND (updated >= "{format_jql(since, self.zone)}" OR statusCategory != Done) '
-                "ORDER BY updated ASC, key ASC"
-            )
-        else:
-            since = (tc.updated or self.now) - timedelta(seconds=s.overlap_seconds)
-            jql = f'({base}) AND updated >= "{format_jql(since, self.zone)}" ORDER BY updated ASC, key ASC'
-        self.state[team.name] = tc
+    def _digest(self, teams: Sequence[_Team]) -> str:
+        return domain_digest((t.name, t.digest) for t in teams)
 
-        committed = tc.updated
-        newest = tc.updated  # the newest `updated` seen, so far
-        # Cloud: issues whose changelog the search truncated wait here (fields only, to bound memory)
-        # until one bulkfetch serves up to 1,000 of them; the cursor stays at the oldest of them.
-        pending: list[dict[str, Any]] = []
-        count = 0
-        for number, page in enumerate(self._pages(jql), start=1):
-            if not page:
-                continue
-            complete, truncated = _split_truncated(page)
-            histories: dict[str, list[Any]] = {}
-            if truncated and self.cloud:
-                for issue in truncated:
-                    issue.pop("changelog", None)
-                pending.extend(truncated)
-            elif truncated:
-                histories = self._dc_changelogs(truncated)
-                complete = page
-            items = self._translate_page(complete, team, histories)
-            if len(pending) >= BULKFETCH_MAX_ISSUES:
-                items += self._flush(pending, team)
-                pending = []
-            for moment in (_updated(page[-1]), *(item.updated for item in items)):
-                if moment is not None and (newest is None or moment > newest):
-                    newest = moment
-            tc.updated = (_updated(pending[0]) or newest) if pending else newest
-            tc.add(int(item.id) for item in items)
-            count += len(items)
-            if number % PROGRESS_EVERY == 0:
-                self.ctx.progress(f"team {team.name}: {count} issues, page {number}")
-            if items or tc.updated != committed:
-                committed = tc.updated
-                yield Batch(items, self._cursor())
-        if pending:
-            items = self._flush(pending, team)
-            tc.updated = newest
-            tc.add(int(item.id) for item in items)
-            committed = tc.updated
-            yield Batch(items, self._cursor())
-        if tc.updated is None:
-            # Nothing matched yet: later syncs start from now (less the overlap), not the window.
-            tc.updated = self.now
+    def _skip_list(self, teams: Sequence[_Team], digest: str) -> dict[int, int]:
+        """Return what a search over `teams` may skip: issues whose membership in each is known."""
+        found = self.recent_in.get(digest)
+        if found is None and all(self.state.get(t.name) is not None for t in teams):
+            # A whole cycle left one list for every team synced then: good for any of them.
+            found = self.recent_in.get(self.synced_at_start)
+        return dict(found or {})
 
-        reconcile_every = timedelta(hours=s.reconcile_hours)
-        if tc.reconciled is None or self.now - tc.reconciled >= reconcile_every:
-            current = self._list_ids(base)
-            gone = sorted(tc.ids - current)
-            tc.discard(gone)
-            tc.reconciled = self.now
-            removed = [WorkItemRemoved(id=str(i), team=team.name, at=self.now) for i in gone]
-            yield Batch(removed, self._cursor())
-        elif tc.updated != committed:
+    def _settle(self, teams: Sequence[_Team]) -> Iterator[Batch]:
+        """After a whole cycle, keep one skip list for all synced teams, so any search may use it.
+
+        Every search of the cycle went to its end, so each team's membership of every issue
+        read is known: a search returns all its teams' issues. An issue read twice in
+        different states is dropped (one team knows only its older state).
+        """
+        merged: dict[int, int] = {}
+        clashes: set[int] = set()
+        for entries in self.recent.values():
+            for ident, ms in entries.items():
+                if merged.setdefault(ident, ms) != ms:
+                    clashes.add(ident)
+        for ident in clashes:
+            del merged[ident]
+        synced = [t for t in teams if t.name in self.state and self.state[t.name].jql == t.digest]
+        positions = [self.state[t.name].updated for t in synced]
+        if not synced or any(p is None for p in positions):
+            return
+        floor = int(
+            (min(p for p in positions if p is not None).timestamp() - self.settings.overlap_seconds) * 1000
+        )
+        digest = self._digest(synced)
+        settled = {ident: ms for ident, ms in merged.items() if ms >= floor}
+        before = self._cursor()["recent"]
+        self.domains = {digest}
+        self.recent = {digest: settled} if settled else {}
+        self.recent_in = {}
+        if self._cursor()["recent"] != before:
             yield Batch([], self._cursor())
 
-    def _flush(self, pending: list[dict[str, Any]], team: TeamInfo) -> list[WorkItem]:
-        """Fetch the full changelogs of held-back issues and translate them."""
-        histories = self._bulkfetch([str(issue["id"]) for issue in pending])
-        # An issue missing from the reply was deleted meanwhile: reconciliation reports it.
-        found = [issue for issue in pending if issue["id"] in histories]
-        return self._translate_page(found, team, histories)
+    def _incremental_query(self, teams: Sequence[_Team]) -> str:
+        """Return the changes of synced teams: grouped by where each team's sync stands."""
+        overlap = timedelta(seconds=self.settings.overlap_seconds)
+        groups: dict[str, tuple[list[_Team], datetime]] = {}
+        for t in teams:
+            since = (self.state[t.name].updated or self.now) - overlap
+            members, _ = groups.setdefault(format_jql(since, self.zone), ([], since))
+            members.append(t)
+        return incremental_query([(_operands(ts), since) for ts, since in groups.values()], self.zone)
+
+    # -- a search over some teams --
+
+    def _sweep(
+        self,
+        teams: Sequence[_Team],
+        query: Callable[[Sequence[_Team]], str],
+        since: datetime | None = None,
+    ) -> Iterator[Batch]:
+        """Yield a search's pages as batches: its issues routed to `teams`, their positions moved.
+
+        `since` set: the teams' first sync (their state starts with the first page, with a
+        WorkItemsCovered each). A JQL Jira refuses is narrowed down to the teams it comes from,
+        by halves; those are left out, the others synced.
+        """
+        if not self.searcher.left():
+            return
+        digest = self._digest(teams)
+        self.domains.add(digest)
+        skip = self._skip_list(teams, digest) if since is None else {}
+        pages = self.searcher.pages("search", query(teams), self.settings.page_size, self.fields, "changelog")
+        try:
+            first = next(pages, None)
+        except JqlRejected as exc:
+            if len(teams) == 1:
+                self.rejected[teams[0].name] = exc.detail
+                return
+            middle = len(teams) // 2
+            for half in (teams[:middle], teams[middle:]):
+                yield from self._sweep(half, query, since)
+            return
+        if first is None:
+            return  # the budget allowed no page
+        covered: list[Event] = []
+        if since is not None:
+            for t in teams:
+                old = self.state.get(t.name)
+                # Ids known under an old JQL stay, so that reconciliation removes those that left.
+                old_ids = old.ids if old is not None else set()
+                self.state[t.name] = TeamCursor(
+                    jql=t.digest, ids=set(old_ids), reconciled=None if old_ids else self.now
+                )
+                # Issues done before `since` are not read: the team's history is whole from there on.
+                covered.append(WorkItemsCovered(team=t.name, start=since))
+        self.recent[digest] = skip
+        yield from _Sweep(self, teams, skip, covered).run(first, pages)
+
+    # -- translation --
 
     def _translate_page(
-        self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
+        self,
+        page: list[Any],
+        team: Any,
+        histories: Mapping[str, list[Any]],
+        labels: Mapping[Any, str] | None = None,
+        names: Mapping[Any, str] | None = None,
     ) -> list[WorkItem]:
-        """Translate a page; look configured people up once if it names an unmapped Jira id.
+        """Translate a page; look people (and statuses) up once if it names ids not known yet.
 
         A page is translated again when the look-ups, or a user object on the page itself,
         mapped an id: a change item read before the object that maps its id must not keep
         the id (the person would split in two, depending on the order of the page).
         """
-        people = self.translator.people
+        translator = self.translator
+        people = translator.people
         people.unknown = False
+        translator.unknown_status = False
         mapped = len(people.emails)
-        items = self._translate(page, team, histories)
-        if people.unknown and (self._resolve_members() or len(people.emails) != mapped):
-            items = self._translate(page, team, histories)
+        items = self._translate(page, team, histories, labels, names)
+        again = people.unknown and (self._resolve_members() or len(people.emails) != mapped)
+        if translator.unknown_status and self._reread_statuses():
+            again = True
+        if again:
+            items = self._translate(page, team, histories, labels, names)
         return items
 
     def _translate(
-        self, page: list[Any], team: TeamInfo, histories: Mapping[str, list[Any]]
+        self,
+        page: list[Any],
+        team: Any,
+        histories: Mapping[str, list[Any]],
+        labels: Mapping[Any, str] | None = None,
+        names: Mapping[Any, str] | None = None,
     ) -> list[WorkItem]:
+        """Translate a page; `names` gives an issue (by id) the team its item is made for."""
         work_item = self.translator.work_item
         name = team.name
+        named = names or {}
         try:
-            return [work_item(issue, name, histories.get(issue["id"])) for issue in page]
+            return [
+                work_item(issue, named.get(issue["id"], name), histories.get(issue["id"])) for issue in page
+            ]
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
         # Rare: one odd issue must not stop the team. Translate one by one and report the odd ones.
         items = []
         for issue in page:
             try:
-                items.append(work_item(issue, name, histories.get(issue["id"])))
+                items.append(work_item(issue, named.get(issue["id"], name), histories.get(issue["id"])))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 ident = issue.get("id") if isinstance(issue, Mapping) else None
+                label = (labels or {}).get(ident, name)
                 self.ctx.problem(
-                    f"{self.transport.host}: team {name}: issue id {ident}: skipped, malformed "
+                    f"{self.transport.host}: team {label}: issue id {ident}: skipped, malformed "
                     f"({type(exc).__name__})"
                 )
         return items
 
-    # -- searches --
+    def _resolve_members(self) -> bool:
+        """Look up (once per process) the Jira ids of configured people not mapped yet."""
+        return self.source.lookups.resolve(self.transport, self.cloud, self.translator.people)
 
-    def _pages(self, jql: str) -> Iterator[list[Any]]:
-        """Yield the pages of a search, one at a time (memory stays bounded by a page)."""
-        size = self.settings.page_size
-        if self.cloud:
-            for reply in self._token_replies("search", jql, size, self.fields, "changelog"):
-                yield _issues(reply)
-        else:
-            yield from self._offset_pages("search", jql, size, self.fields, "changelog")
-
-    def _token_replies(
-        self, what: str, jql: str, size: int, fields: Sequence[str], expand: str | None
-    ) -> Iterator[dict[str, Any]]:
-        """Page a Cloud search/jql by nextPageToken, sending what enhanced_search_issues sends."""
-        token: str | None = None
-        tokens: set[str] = set()
-        while True:
-            params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
-            if expand:
-                params["expand"] = expand
-            if token:
-                params["nextPageToken"] = token
-            reply = self._dict(what, self.transport.get_page(what, "search/jql", params))
-            yield reply
-            token = reply.get("nextPageToken")
-            if not token or reply.get("isLast") is True:
-                return
-            token = self._new_token(what, token, tokens)
-
-    def _offset_pages(
-        self, what: str, jql: str, size: int, fields: Sequence[str], expand: str | None
-    ) -> Iterator[list[Any]]:
-        """Page a Data Center search by startAt, catching rows that moved up between pages.
-
-        When an issue already read is updated (it moves to the end of `ORDER BY updated`) or
-        deleted, every later row moves up one place and plain offsets would skip one. Each page
-        therefore re-reads the previous page's last row; if that row is not where it was, the
-        search steps back a page, and issues already yielded (in the same state) are not yielded
-        again.
-        """
-        start = 0
-        previous: str | None = None  # id of the last row read, expected at start - 1
-        seen: dict[Any, Any] = {}  # issue id -> its `updated` when yielded
-        rewinds = 0
-        stale = 0  # pages in a row that brought no issue not met before
-        rewound = False  # the page asked for is one read again on purpose
-        while True:
-            ask = start - 1 if previous is not None else start
-            # What search_issues(json_result=True) sends.
-            params: dict[str, Any] = {
-                "jql": jql,
-                "startAt": ask,
-                "maxResults": size + (1 if previous is not None else 0),
-                "fields": ",".join(fields),
-            }
-            if expand:
-                params["expand"] = expand
-            reply = self._dict(what, self.transport.get_page(what, "search", params))
-            rows = _issues(reply)
-            if previous is not None and rows and rows[0].get("id") != previous and rewinds < MAX_REWINDS:
-                rewinds += 1
-                start, previous, rewound = max(0, start - size), None, True
-                continue
-            if rows and not rewound and all(issue.get("id") in seen for issue in rows):
-                # Rows that moved during the sync come back, but never a whole page of them for
-                # long: a server (or a proxy) that ignores startAt sends the first page for ever.
-                stale += 1
-                if stale > MAX_STALE_PAGES:
-                    raise SourceError(
-                        f"{self.transport.host}: {what}: the server sent the same rows again and again "
-                        "(does something between teampulse and Jira drop startAt?)"
-                    )
-            elif not rewound:
-                stale = 0
-            rewound = False
-            fresh = [issue for issue in rows if seen.get(issue.get("id"), _UNSEEN) != _raw_updated(issue)]
-            seen.update((issue.get("id"), _raw_updated(issue)) for issue in fresh)
-            yield fresh
-            start = ask + len(rows)
-            beyond = len(rows) - (1 if previous is not None and rows else 0)  # rows past the re-read one
-            previous = rows[-1].get("id") if rows else None
-            total = reply.get("total")
-            # Without `total` (some servers and proxies leave it out), the end is a page with no
-            # row past the one re-read: it always comes back, so `not rows` alone never ends.
-            if beyond <= 0 or (isinstance(total, int) and start >= total):
-                return
-
-    def _list_ids(self, base: str) -> set[int]:
-        """Return the ids of every issue that matches a team's JQL now."""
-        if self.cloud:
-            pages: Iterable[list[Any]] = (
-                _issues(reply)
-                for reply in self._token_replies("reconcile", base, CLOUD_ID_PAGE, ["id"], None)
-            )
-        else:
-            # The same moved-row guard as the sync: a skipped row would read as a deleted issue.
-            pages = self._offset_pages("reconcile", base, DC_ID_PAGE, ["id"], None)
-        return {int(issue["id"]) for page in pages for issue in page}
-
-    # -- changelog top-ups --
-
-    def _dc_changelogs(self, truncated: list[Any]) -> dict[str, list[Any]]:
-        """Fetch, issue by issue, the changelogs a Data Center search truncated (rare: it sends all)."""
-        result: dict[str, list[Any]] = {}
-        for issue in truncated:
-            histories = self._dc_changelog(str(issue["id"]))
-            if histories is not None:
-                result[issue["id"]] = histories
-        return result
-
-    def _bulkfetch(self, ids: list[str]) -> dict[str, list[Any]]:
-        result: dict[str, list[Any]] = {}
-        wanted = set(ids)
-        tokens: set[str] = set()
-        for at in range(0, len(ids), BULKFETCH_MAX_ISSUES):
-            body: dict[str, Any] = {
-                "issueIdsOrKeys": ids[at : at + BULKFETCH_MAX_ISSUES],
-                "maxResults": BULKFETCH_MAX_HISTORIES,
-            }
-            while True:
-                # The client does not wrap this Cloud-only v3 endpoint. No fieldIds filter: change
-                # ids carry the item's index within its history, which a filter would shift.
-                reply = self._dict(
-                    "changelog", self.transport.post("changelog", "changelog/bulkfetch", body, api="3")
-                )
-                for log in reply.get("issueChangeLogs") or ():
-                    issue_id = str(log.get("issueId"))
-                    if issue_id in wanted:
-                        result.setdefault(issue_id, []).extend(log.get("changeHistories") or ())
-                token = reply.get("nextPageToken")
-                if not token:
-                    break
-                body = {**body, "nextPageToken": self._new_token("changelog", token, tokens)}
-        return result
+    def _reread_statuses(self) -> bool:
+        """Read the status list again (once a collection) when a change names a status not in it."""
+        if self.statuses_reread:
+            return False
+        self.statuses_reread = True
+        statuses = self.transport.get("status", "status")
+        if not isinstance(statuses, list):
+            raise SourceError(f"{self.transport.host}: status: unexpected reply")
+        if self.source.facts is not None:
+            self.source.facts.statuses = statuses
+        known = status_map(statuses)
+        changed = known != self.translator.statuses
+        self.translator.statuses = known
+        return changed
 
     def _dc_changelog(self, issue_id: str) -> list[Any] | None:
-        """Page through issue/{id}/changelog, or expand the issue where that endpoint is missing."""
-        get = self.transport.get
-        if self.source.changelog_endpoint:
-            histories: list[Any] = []
-            start = 0
-            while True:
-                params = {"startAt": start, "maxResults": CHANGELOG_PAGE}
-                reply = get("changelog", f"issue/{issue_id}/changelog", params, missing_ok=True)
-                if reply is None:
-                    break
-                page = self._dict("changelog", reply)
-                values = page.get("values", page.get("histories")) or []
-                histories.extend(values)
-                start += len(values)
-                total = page.get("total")
-                if not values or page.get("isLast") is True or (isinstance(total, int) and start >= total):
-                    return histories
-        reply = get(
-            "changelog", f"issue/{issue_id}", {"fields": "status", "expand": "changelog"}, missing_ok=True
-        )
-        if reply is None:
-            return None  # the issue is gone: keep what the search returned
-        # The issue exists, so the 404 above meant the endpoint is missing on this server.
-        self.source.changelog_endpoint = False
-        return list((self._dict("changelog", reply).get("changelog") or {}).get("histories") or [])
+        """Return an issue's whole changelog (Data Center, or a fallback), None if it is gone."""
+        try:
+            return self.changelogs.issue(issue_id)
+        finally:
+            self.source.changelog_endpoint = self.changelogs.endpoint
 
-    # -- people --
+    # -- reconciliation --
 
-    def _resolve_members(self) -> bool:
-        """Look up (once per process) the Jira ids of configured people not mapped yet.
+    def _reconcile(self, teams: Sequence[_Team]) -> Iterator[Batch]:
+        """List the ids still matching the teams due, once for all of them, and remove the rest.
 
-        Every team's people, not only the synced team's: who a Jira id is must not depend on
-        which team's issues named it first.
+        Due: not reconciled for reconcile_hours (or never). Oldest first, as many as this cycle's
+        share of the budget lists; the others are due next cycle, so a burst spreads over cycles.
         """
-        people = self.translator.people
-        known = people.known_emails()
-        learnt = False
-        for email in sorted(people.configured):
-            if email in known or email in self.source.searched:
-                continue
-            params = {"query": email} if self.cloud else {"username": email}
-            users = self.transport.get("user search", "user/search", params)
-            self.source.searched.add(email)  # only once answered: a failed cycle asks again
-            if not isinstance(users, list):
-                continue
-            exact = [
-                u for u in users if isinstance(u, Mapping) and str(u.get("emailAddress", "")).lower() == email
-            ]
-            match = (
-                exact[0] if exact else users[0] if len(users) == 1 and isinstance(users[0], Mapping) else None
-            )
-            ident = people.ident(match) if match is not None else None
-            if ident is not None and ident not in people.emails:
-                people.emails[ident] = email
-                learnt = True
-        return learnt
+        every = timedelta(hours=self.settings.reconcile_hours)
+        never = datetime.min.replace(tzinfo=UTC)
+        due = []
+        for t in teams:
+            tc = self.state[t.name]
+            last = tc.reconciled
+            if tc.jql == t.digest and (last is None or self.now - last >= every):
+                due.append((last or never, t.name, t))
+        due.sort(key=lambda entry: entry[:2])
+        page = CLOUD_ID_PAGE if self.cloud else DC_ID_PAGE
+        share = max(1, self.settings.max_requests_per_cycle // RECONCILE_SHARE)
+        chosen: list[_Team] = []
+        listed = 0
+        for _, _, t in due:
+            listed += len(self.state[t.name].ids)
+            if chosen and listed / page + 1 > share:
+                break
+            chosen.append(t)
+        for group in batches(sorted(chosen, key=lambda t: t.name), lambda t: t.size):
+            yield from self._reconcile_group(group)
 
-    def _new_token(self, what: str, token: object, tokens: set[str]) -> str:
-        """Return a page token, refusing one met before: the paging would never end."""
-        text = str(token)
-        if text in tokens:
-            raise SourceError(f"{self.transport.host}: {what}: the server sent the same page token twice")
-        tokens.add(text)
-        return text
+    def _reconcile_group(self, teams: Sequence[_Team]) -> Iterator[Batch]:
+        if not self.searcher.left():
+            return
+        try:
+            current = self.searcher.ids("reconcile", either(_operands(teams)))
+        except JqlRejected as exc:
+            if len(teams) == 1:
+                self.rejected[teams[0].name] = exc.detail
+                return
+            middle = len(teams) // 2
+            for half in (teams[:middle], teams[middle:]):
+                yield from self._reconcile_group(half)
+            return
+        removed: list[Event] = []
+        for t in teams:
+            tc = self.state[t.name]
+            gone = sorted(tc.ids - current)
+            tc.discard(gone)
+            tc.reconciled = self.now
+            removed += [WorkItemRemoved(id=str(i), team=t.name, at=self.now) for i in gone]
+        yield Batch(removed, self._cursor())
 
     def _dict(self, what: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -501,37 +521,186 @@ class _Collection:
         return value
 
 
-def _split_truncated(page: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Split a page into issues with complete changelogs and those the search truncated."""
-    complete: list[Any] = []
-    truncated: list[Any] = []
-    for issue in page:
-        log = issue.get("changelog") or {}
-        total = log.get("total")
-        if isinstance(total, int) and total > len(log.get("histories") or ()):
-            truncated.append(issue)
+@dataclass
+class _Held:
+    """An issue whose changelog the search cut, waiting (fields only) for a bulkfetch."""
+
+    issue: dict[str, Any]
+    teams: set[str]
+    stamp: int | None  # its `updated`, epoch ms
+
+
+class _Sweep:
+    """One search's pages: routing, translation, removals, positions and the skip list."""
+
+    def __init__(
+        self, collection: _Collection, teams: Sequence[_Team], recent: dict[int, int], covered: list[Event]
+    ):
+        self.c = collection
+        self.teams = teams
+        self.states = [collection.state[t.name] for t in teams]
+        self.members = [
+            Member(t.name, t.base, t.matcher, tc.ids, tc.projects)
+            for t, tc in zip(teams, self.states, strict=True)
+        ]
+        self.single = len(teams) == 1
+        self.initial = [tc.updated for tc in self.states]
+        self.recent = recent  # the skip list: read before and unchanged; what this search reads joins it
+        # Issues changed up to this moment (epoch ms) may join it.
+        self.settled = int((collection.now.timestamp() - SETTLE_SECONDS) * 1000)
+        self.covered = covered
+        self.newest: datetime | None = None
+        self.held: list[_Held] = []
+        self.count = 0
+        self.label = f"team {teams[0].name}" if self.single else f"{len(teams)} teams"
+
+    def run(self, first: list[Any], pages: Iterator[list[Any]]) -> Iterator[Batch]:
+        c = self.c
+        if self.covered:
+            # Before the first items, without a cursor: a restart repeats it, which is harmless.
+            yield Batch(self.covered)
+        for number, page in enumerate(_chain(first, pages), start=1):
+            events = self._page(page)
+            if len(self.held) >= BULKFETCH_MAX_ISSUES:
+                events += self._flush()
+            moved = self._advance()
+            if number % PROGRESS_EVERY == 0:
+                c.ctx.progress(f"{self.label}: {self.count} issues, page {number}")
+            if events or moved:
+                yield Batch(events, c._cursor())
+        whole = not c.searcher.spent  # the page loop checks the budget only before asking for a page
+        events = self._flush() if self.held else []
+        moved = self._advance()
+        if whole:
+            for tc in self.states:
+                if tc.updated is None:
+                    # Nothing matched yet: later syncs start from now (less the overlap), not the window.
+                    tc.updated = c.now
+                    moved = True
+        if events or moved:
+            yield Batch(events, c._cursor())
+
+    def _page(self, page: list[Any]) -> list[Event]:
+        """Route and translate one page; return its items and removals (held issues wait)."""
+        c = self.c
+        stamps: dict[int, int | None] = {}
+        for issue in page:
+            moment = _updated(issue)
+            stamps[int(issue["id"])] = None if moment is None else int(moment.timestamp() * 1000)
+            if moment is not None and (self.newest is None or moment > self.newest):
+                self.newest = moment
+        recent = self.recent
+        todo = [issue for issue in page if recent.get(int(issue["id"]), -1) != stamps[int(issue["id"])]]
+        if not todo:
+            return []
+        if self.single:
+            routes = {int(issue["id"]): {self.teams[0].name} for issue in todo}
+            vanished: set[int] = set()
         else:
-            complete.append(issue)
-    return complete, truncated
+            routes, vanished = c.router.route(todo, self.members)
+        events: list[Event] = []
+        read = set(routes)
+        for member, tc in zip(self.members, self.states, strict=True):
+            gone = sorted(i for i in read & member.ids if member.name not in routes[i])
+            if gone:
+                tc.discard(gone)
+                events += [WorkItemRemoved(id=str(i), team=member.name, at=c.now) for i in gone]
+        routed = [issue for issue in todo if routes.get(int(issue["id"]))]
+        complete, truncated = split_truncated(routed)
+        histories: dict[str, list[Any]] = {}
+        if truncated and c.cloud:
+            for issue in truncated:
+                issue.pop("changelog", None)
+                self.held.append(_Held(issue, routes[int(issue["id"])], stamps[int(issue["id"])]))
+        elif truncated:
+            histories = c.changelogs.issues(truncated)
+            c.source.changelog_endpoint = c.changelogs.endpoint
+            complete = routed
+        events += self._emit(complete, routes, histories)
+        waiting = {int(h.issue["id"]) for h in self.held}
+        for issue in todo:
+            ident = int(issue["id"])
+            stamp = stamps[ident]
+            if stamp is not None and stamp <= self.settled and ident not in vanished and ident not in waiting:
+                recent[ident] = stamp
+        return events
+
+    def _emit(
+        self, issues: list[Any], routes: Mapping[int, set[str]], histories: Mapping[str, list[Any]]
+    ) -> list[Event]:
+        """Translate issues once and emit each under every team it belongs to."""
+        if not issues:
+            return []
+        teams = {issue["id"]: sorted(routes[int(issue["id"])]) for issue in issues}
+        names = {ident: ", ".join(found) for ident, found in teams.items()}
+        # Each item is translated under its first team, and copied for any other.
+        firsts = {ident: found[0] for ident, found in teams.items()}
+        items = self.c._translate_page(issues, _Named(self.teams[0].name), histories, names, firsts)
+        # Items carry the id as a string, whatever the reply held.
+        where = {
+            str(issue["id"]): (teams[issue["id"]], str(project_of(issue).get("id") or "")) for issue in issues
+        }
+        added: dict[str, list[int]] = {}
+        held: dict[str, set[str]] = {}
+        out: list[Event] = []
+        for item in items:
+            found, project = where[item.id]
+            for name in found:
+                out.append(item if item.team == name else replace(item, team=name))
+                added.setdefault(name, []).append(int(item.id))
+                if project:
+                    held.setdefault(name, set()).add(project)
+        for t, tc in zip(self.teams, self.states, strict=True):
+            if t.name in added:
+                tc.add(added[t.name])
+                tc.projects |= held.get(t.name, set())
+        self.count += len(items)
+        return out
+
+    def _flush(self) -> list[Event]:
+        """Fetch the whole changelogs of held issues (Cloud bulkfetch) and emit them."""
+        held, self.held = self.held, []
+        histories = self.c.changelogs.bulkfetch([str(h.issue["id"]) for h in held])
+        # An issue missing from the reply was deleted meanwhile: reconciliation reports it.
+        found = [h for h in held if h.issue["id"] in histories]
+        routes = {int(h.issue["id"]): h.teams for h in found}
+        events = self._emit([h.issue for h in found], routes, histories)
+        for h in found:
+            if h.stamp is not None and h.stamp <= self.settled:
+                self.recent[int(h.issue["id"])] = h.stamp
+        return events
+
+    def _advance(self) -> bool:
+        """Move the teams' positions to what this search read (the oldest held issue at most)."""
+        position = _updated(self.held[0].issue) if self.held else self.newest
+        moved = False
+        for tc, initial in zip(self.states, self.initial, strict=True):
+            target = (
+                initial if position is None or (initial is not None and initial >= position) else position
+            )
+            if target != tc.updated:
+                tc.updated = target
+                moved = True
+        if self.newest is not None:
+            # The next cycle re-reads from the oldest team position less the overlap: what this
+            # search read before that is never met again. (A restart while issues are held
+            # re-reads from further back, and reads those issues again, skipping none: harmless.)
+            start = min(self.newest if i is None else max(i, self.newest) for i in self.initial)
+            floor = int((start.timestamp() - self.c.settings.overlap_seconds) * 1000)
+            for ident in [i for i, ms in self.recent.items() if ms < floor]:
+                del self.recent[ident]
+        return moved
 
 
-def _raw_updated(issue: Mapping[str, Any]) -> Any:
-    return (issue.get("fields") or {}).get("updated")
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+def _chain(first: list[Any], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    yield first
+    yield from rest
 
 
 def _updated(issue: Mapping[str, Any]) -> datetime | None:
     return parse_ts((issue.get("fields") or {}).get("updated"))
-
-
-def _issues(reply: Mapping[str, Any]) -> list[Any]:
-    issues = reply.get("issues")
-    return issues if isinstance(issues, list) else []
-
-
-def _zone(name: object) -> tzinfo:
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return UTC

@@ -127,6 +127,7 @@ class Translator:
         self.statuses = statuses
         self.sprint_field = sprint_field
         self.people = people
+        self.unknown_status = False  # set when a change item names a status id not in `statuses`
         self.fields: dict[str, str] = {"status": "status", "duedate": "duedate", "assignee": "assignee"}
         if sprint_field:
             self.fields[sprint_field] = "sprint"
@@ -187,6 +188,8 @@ class Translator:
                 old = item.get("from")
                 new = item.get("to")
                 if kind == "status":
+                    if (old and old not in statuses) or (new and new not in statuses):
+                        self.unknown_status = True
                     old = statuses.get(old) if old else None
                     new = statuses.get(new) if new else None
                 elif kind == "assignee":

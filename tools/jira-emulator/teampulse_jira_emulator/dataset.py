@@ -141,6 +141,15 @@ class Dataset:
         except KeyError:
             raise DatasetError(f"unknown user {email!r}") from None
 
+    def add_status(self, status: Status) -> Status:
+        """Add a workflow status (as an administrator does while Jira runs) and return it."""
+        with self.lock:
+            self.statuses.append(status)
+            self._status_by_name[status.name.lower()] = status
+            self._status_by_id[status.id] = status
+            self.version += 1
+            return status
+
     def status(self, name_or_id: str) -> Status:
         """Return a status by name (case-insensitive) or id."""
         found = self._status_by_name.get(name_or_id.lower()) or self._status_by_id.get(name_or_id)

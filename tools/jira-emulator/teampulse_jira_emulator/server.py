@@ -36,6 +36,7 @@ SEARCH_REMOVED = (
 )
 NOT_FOUND_ISSUE = "Issue does not exist or you do not have permission to see it."
 CLOUD_ID_ONLY_MAX = 5000
+USERS_LIST_MAX = 1000  # users/search: "The maximum number of items to return (limited to 1000)"
 BULK_CHANGELOG_MAX = 10000
 HTML_ERROR = (
     b"<!DOCTYPE html><html><head><title>Oops, you've found a dead link - Atlassian</title></head>"
@@ -569,6 +570,17 @@ def route_user_search(srv: EmulatorServer, req: Request) -> tuple[int, Any]:
     return 200, [renderer.user(u) for u in found[start_at : start_at + max_results]]
 
 
+def route_users_list(srv: EmulatorServer, req: Request) -> tuple[int, Any]:
+    """GET users/search (Cloud): every user, paged by startAt, at most 1,000 a page, privacy applied."""
+    if not srv.cloud:
+        raise HttpError(404, "null for uri: " + req.path)
+    start_at = max(0, req.int_param("startAt", 0))
+    max_results = max(0, min(req.int_param("maxResults", 50), USERS_LIST_MAX))
+    renderer = srv.renderer(req)
+    users = list(srv.dataset.users.values())[start_at : start_at + max_results]
+    return 200, [rendered for u in users if (rendered := renderer.user(u)) is not None]
+
+
 def _prefix_match(user: User, query: str, cloud: bool) -> bool:
     q = query.strip().lower()
     if not q:
@@ -599,6 +611,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     ),
     ("POST", re.compile(r"changelog/bulkfetch"), "changelog/bulkfetch", route_bulk_changelog),
     ("GET", re.compile(r"user/search"), "user/search", route_user_search),
+    ("GET", re.compile(r"users/search"), "users/search", route_users_list),
 ]
 _API = re.compile(r"^/rest/api/(?P<api>2|3|latest)/(?P<rest>.*?)/?$")
 

@@ -106,6 +106,8 @@ def test_reference_replies_match_the_openapi_schemas(server: EmulatorServer) -> 
     users = get(server, "user/search", **({"query": "a"} if server.cloud else {"username": "a"}))
     assert users
     check("/rest/api/3/user/search", "get", users)
+    if server.cloud:
+        check("/rest/api/3/users/search", "get", get(server, "users/search", maxResults=1000))
 
 
 def test_issue_and_search_replies_match_the_openapi_schemas(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from teampulse_jira_emulator import Credentials, Dataset, EmulatorServer, FaultRule, Faults
+from teampulse_jira_emulator.model import CATEGORY_INDETERMINATE, Status
 
 NOW = datetime(2026, 3, 12, 14, 0, tzinfo=UTC)
 LONG = 230
@@ -178,6 +179,23 @@ def test_a_hidden_address_is_left_out_of_user_objects_but_still_found(ds: Datase
             assert [u["displayName"] for u in found] == ["Hana Mori"] and "emailAddress" not in found[0]
 
 
+def test_cloud_lists_every_user_a_page_at_a_time_with_privacy(ds: Dataset) -> None:
+    ds.add_user("hana.mori@demo.example", "Hana Mori", email_visible=False)
+    with EmulatorServer(ds, mode="cloud") as srv:
+        first = call(srv, "GET", "/rest/api/3/users/search", params={"maxResults": 2}).json()
+        rest = call(srv, "GET", "/rest/api/3/users/search", params={"startAt": 2, "maxResults": 5000}).json()
+        listed = first + rest
+        assert [u["displayName"] for u in listed] == ["Ana Silva", "Kenji Sato", "Hana Mori"]
+        assert [u.get("emailAddress") for u in listed] == [
+            "ana.silva@demo.example",
+            "kenji.sato@demo.example",
+            None,  # hidden by the user's profile, as everywhere else
+        ]
+        assert srv.stats.count("GET /rest/api/3/users/search") == 2
+    with EmulatorServer(ds, mode="datacenter") as srv:
+        assert call(srv, "GET", "/rest/api/2/users/search").status_code == 404  # Cloud only
+
+
 # ---------------------------------------------------------------- changelogs
 
 
@@ -290,6 +308,15 @@ def test_mutations_show_in_the_next_search(server: EmulatorServer, ds: Dataset) 
     assert call(server, "GET", "/rest/api/2/issue/PAY-7").status_code == 404
     keys = [i["key"] for i in search(server, "project = PAY", maxResults=100)["issues"]]
     assert "PAY-7" not in keys and "PAY-6" not in keys and len(keys) == 28
+
+
+def test_a_status_added_while_serving_is_listed_and_usable(server: EmulatorServer, ds: Dataset) -> None:
+    blocked = ds.add_status(Status("10100", "Blocked", CATEGORY_INDETERMINATE))
+    listed = call(server, "GET", "/rest/api/2/status").json()
+    assert {"id": "10100", "name": "Blocked"}.items() <= next(s for s in listed if s["id"] == "10100").items()
+    ds.transition("PAY-3", "Blocked")
+    found = search(server, "status = Blocked")["issues"]
+    assert [i["key"] for i in found] == ["PAY-3"] and ds.issue("PAY-3").status is blocked
 
 
 def test_mutations_from_another_thread_while_paging(ds: Dataset) -> None:
