@@ -1,0 +1,1 @@
+"""teampulse's benchmarks: `make bench` runs bench/run.py (python -m bench.run)."""

@@ -1,0 +1,1 @@
+"""The benchmark cases: each module's run(params) returns its rows (bench/table.py)."""
