@@ -14,12 +14,13 @@ from . import config as config_mod
 from .alerts import evaluate_alerts
 from .collect import CollectReport, Pseudonymise, build_notifiers, build_sources, collect_all
 from .config import Config
-from .engine import TeamSnapshot, evaluate
+from .engine import EvaluationCache, TeamSnapshot, evaluate
 from .exporter import ExportState
 from .kinds import Notifier
 from .model import Event, LeadershipAction, Source
 from .plugins import Registry, load_registry
 from .pseudonym import Pseudonymiser, key_from_env
+from .sharding import Selection, StoreClaim, claim_store
 from .store import ActionRow, Store
 from .timeutil import utcnow
 
@@ -41,28 +42,49 @@ class Runtime:
     # Deliveries and failures per notifier since start, for the exporter's counters.
     notifications: Counter[str] = field(default_factory=Counter)
     notification_failures: Counter[str] = field(default_factory=Counter)
+    # The teams this process serves (--shard, --teams), the configured teams it does not serve,
+    # and its claim on the store (sharding.claim_store).
+    selection: Selection = field(default_factory=Selection)
+    other_teams: frozenset[str] = frozenset()
+    claim: StoreClaim | None = None
+    # Each team's data and last replay, kept between the evaluations of now when set (serve
+    # keeps one: a cycle computes what changed since the last); one-shot commands keep nothing.
+    evaluation_cache: EvaluationCache | None = None
 
     @classmethod
-    def open(cls, path: str | None) -> Runtime:
-        """Load the config, the plugins and the store; raises TeampulseError."""
-        config = config_mod.load(path)
+    def open(cls, path: str | None, selection: Selection | None = None) -> Runtime:
+        """Load the config (only the selection's teams), the plugins and the store; raises TeampulseError."""
+        selection = selection or Selection()
+        whole = config_mod.load(path)
+        config = selection.apply(whole)
+        others = frozenset(t.name for t in whole.teams) - {t.name for t in config.teams}
         registry = load_registry()
         sources = build_sources(config, registry)
         notifiers = build_notifiers(config, registry)
         key = key_from_env(required=True)
         assert key is not None
         pseudonym = Pseudonymiser(key)
-        store = Store(config.state)
+        claim = claim_store(config.state, selection)
+        try:
+            store = Store(config.state)
+        except BaseException:
+            claim.release()
+            raise
         try:
             store.bind_key(pseudonym.fingerprint)
         except BaseException:
             store.close()
+            claim.release()
             raise
-        return cls(config, registry, sources, store, pseudonym, notifiers)
+        runtime = cls(config, registry, sources, store, pseudonym, notifiers)
+        runtime.selection, runtime.other_teams, runtime.claim = selection, others, claim
+        return runtime
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store and give up its claim."""
         self.store.close()
+        if self.claim is not None:
+            self.claim.release()
 
     def collect(
         self, now: datetime | None = None, on_progress: Callable[[str], None] | None = None
@@ -86,14 +108,17 @@ class Runtime:
         self.store.apply_batch(source, [scrub(ev) for ev in events], None, time.time())
 
     def evaluate(self, as_of: datetime | None = None, with_trend: bool = True) -> list[TeamSnapshot]:
-        """Return every team's snapshot at `as_of` (with_trend=False: without the page's trends)."""
+        """Return every team's snapshot at `as_of` (with_trend=False: without the page's trends).
+
+        An evaluation of now uses `evaluation_cache` when one is kept (serve's cycles); a given
+        `as_of` (check --as-of, backfill) is a replay of its own, kept apart from it.
+        """
+        return self._snapshots(as_of or utcnow(), with_trend, live=as_of is None)
+
+    def _snapshots(self, as_of: datetime, with_trend: bool, live: bool) -> list[TeamSnapshot]:
+        cache = self.evaluation_cache if live else None
         return evaluate(
-            self.config,
-            self.store,
-            as_of or utcnow(),
-            self.pseudonym,
-            self.registry.signals,
-            with_trend=with_trend,
+            self.config, self.store, as_of, self.pseudonym, self.registry.signals, with_trend, cache
         )
 
     def state(
@@ -101,8 +126,9 @@ class Runtime:
     ) -> ExportState:
         """Evaluate and return what the exporter serves."""
         started = started if started is not None else time.time()
+        live = as_of is None
         as_of = as_of or utcnow()
-        snapshots = self.evaluate(as_of, with_trend)
+        snapshots = self._snapshots(as_of, with_trend, live)
         runs = self.store.source_runs()
         return ExportState(
             snapshots=snapshots,
@@ -112,6 +138,7 @@ class Runtime:
             collected_at=time.time(),
             duration=time.time() - started,
             dashboards_url=self.config.dashboards_url,
+            shard=(self.selection.shard.index, self.selection.shard.count) if self.selection.shard else None,
         )
 
     def notify(self, state: ExportState) -> list[str]:
@@ -139,6 +166,8 @@ class Runtime:
         now: datetime | None = None,
     ) -> str:
         """Store a leadership action recorded by hand; return its id."""
+        if team in self.other_teams:
+            raise self.selection.elsewhere(team)
         if self.config.team(team) is None:
             raise ValueError(f"unknown team {team!r}")
         if at > (now or utcnow()) + FUTURE_SLACK:
@@ -150,6 +179,8 @@ class Runtime:
 
     def list_actions(self, team: str | None = None, since: datetime | None = None) -> list[ActionRow]:
         """Return the stored leadership actions, newest first."""
+        if team is not None and team in self.other_teams:
+            raise self.selection.elsewhere(team)
         if team is not None and self.config.team(team) is None:
             raise ValueError(f"unknown team {team!r}")
         return self.store.list_actions(team, since.timestamp() if since else 0.0)

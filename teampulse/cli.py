@@ -9,12 +9,17 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .errors import TeampulseError
+
+if TYPE_CHECKING:
+    from .app import Runtime
+    from .sharding import Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,6 +91,55 @@ config_option = click.option(
 )
 
 
+def selection_options(fn: F) -> F:
+    """Add --shard and --teams, handed to the command as `selection` (a sharding.Selection)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, shard: str | None, teams: tuple[str, ...], **kwargs: Any) -> Any:
+        from .sharding import Selection
+
+        ctx = click.get_current_context()
+        try:
+            selection = Selection.of(shard, teams)
+        except ValueError as exc:
+            hint = "--shard/--teams" if shard is not None and teams else "--teams" if teams else "--shard"
+            if shard is not None and ctx.get_parameter_source("shard") is ParameterSource.ENVIRONMENT:
+                hint += " ($TEAMPULSE_SHARD)"
+            raise click.BadParameter(str(exc).removeprefix("--teams: "), param_hint=hint) from None
+        return fn(*args, selection=selection, **kwargs)
+
+    wrapper = click.option(
+        "--teams",
+        metavar="NAME[,NAME...]",
+        multiple=True,
+        help="Serve only these configured teams (comma-separated, or repeat the option); not with --shard.",
+    )(wrapper)
+    wrapper = click.option(
+        "--shard",
+        metavar="I/N",
+        envvar="TEAMPULSE_SHARD",
+        help="Serve only shard I of N: the teams a stable hash of their names assigns to it, each shard "
+        "with a store of its own (docs/scaling.md). Default: $TEAMPULSE_SHARD, else every team.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(config_path: str | None, selection: Selection, announce: bool = False) -> Runtime:
+    """Open the runtime for the selected teams; say so when they are none (or, announced, which)."""
+    from .app import Runtime
+
+    runtime = Runtime.open(config_path, selection)
+    if selection.everything:
+        return runtime
+    served, total = len(runtime.config.teams), len(runtime.config.teams) + len(runtime.other_teams)
+    if not served:
+        # Valid (a shard that later teams will fill), but nothing is evaluated or exported.
+        click.echo(f"teampulse: warning: {selection.label}: none of the {total} configured teams", err=True)
+    elif announce:
+        _progress(f"{selection.label}: {served} of {total} teams, store {runtime.config.state}")
+    return runtime
+
+
 class _OneLineGroup(click.Group):
     """Report usage errors in one line, like every other error, instead of click's usage block."""
 
@@ -128,8 +182,9 @@ def _progress(message: str) -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(["prometheus", "json"]), default="prometheus")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@selection_options
 @one_line_errors
-def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -> None:
+def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool, selection: Selection) -> None:
     """Collect every source once, evaluate, and print the metrics.
 
     With --as-of TIME the collection itself runs as of TIME, as if the clock read TIME: the
@@ -140,7 +195,6 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
     Exit 0: all sources collected; 1: a source failed or skipped bad input (the output
     covers the rest); 2: bad config, or no source could collect.
     """
-    from .app import Runtime
     from .exporter import render
 
     when = _as_of(as_of)
@@ -149,7 +203,7 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
         # team's sync position when nothing matched, and as its last reconciliation), and the
         # next real collection would skip what changes until then.
         raise click.BadParameter("must not be in the future", param_hint="--as-of")
-    runtime = Runtime.open(config_path)
+    runtime = _open(config_path, selection)
     try:
         report = runtime.collect(now=when, on_progress=None if quiet else _progress)
         failed = report.failed
@@ -179,13 +233,12 @@ def collect(config_path: str | None, as_of: str | None, fmt: str, quiet: bool) -
 @click.option("--as-of", "as_of", help="Replay this time from the store (ISO 8601); no collection.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--offline", is_flag=True, help="Do not collect first; evaluate what the store has.")
+@selection_options
 @one_line_errors
-def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -> None:
+def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool, selection: Selection) -> None:
     """Evaluate the alerts. Exit 0: none firing; 1: at least one firing; 2: error."""
-    from .app import Runtime
-
     when = _as_of(as_of)
-    runtime = Runtime.open(config_path)
+    runtime = _open(config_path, selection)
     try:
         if when is None and not offline:
             # Warnings only: check's exit code is about alerts.
@@ -255,6 +308,7 @@ def check(config_path: str | None, as_of: str | None, fmt: str, offline: bool) -
     help="Connections served at once from one address (0: no limit). Behind a reverse proxy "
     "every client has the proxy's address.",
 )
+@selection_options
 @one_line_errors
 def serve(
     config_path: str | None,
@@ -262,16 +316,16 @@ def serve(
     web_config: str | None,
     max_connections: int,
     max_connections_per_client: int,
+    selection: Selection,
 ) -> None:
     """Collect on a schedule and serve /metrics, /, /healthz and the actions API."""
-    from .app import Runtime
     from .server import serve as run
 
     host, port = _listen_address(listen)
     from .webconfig import load_web_config
 
     web = load_web_config(web_config) if web_config else None
-    runtime = Runtime.open(config_path)
+    runtime = _open(config_path, selection, announce=True)
     try:
         run(runtime, host, port, web, None, max_connections, max_connections_per_client)
     finally:
@@ -288,6 +342,39 @@ def _listen_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+@main.command()
+@config_option
+@click.argument("count", metavar="N", type=click.IntRange(1, 10_000))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@one_line_errors
+def shards(config_path: str | None, count: int, fmt: str) -> None:
+    """Show how `--shard I/N` splits the configured teams into N shards, and each shard's store.
+
+    Nothing is opened but the config: run it before deploying N instances, or to find the
+    shard that serves a team (its webhooks and actions go there).
+    """
+    from . import config as config_mod
+    from .sharding import Selection, Shard
+
+    config = config_mod.load(config_path)
+    split = []
+    for index in range(1, count + 1):
+        selection = Selection(Shard(index, count))
+        split.append((selection, selection.apply(config)))
+    if fmt == "json":
+        out = [
+            {"shard": str(s.shard), "teams": [t.name for t in c.teams], "state": str(c.state)}
+            for s, c in split
+        ]
+        click.echo(json.dumps(out, indent=2))
+        return
+    for selection, part in split:
+        teams = len(part.teams)
+        click.echo(f"shard {selection.shard}: {teams} team{'' if teams == 1 else 's'}, store {part.state}")
+        for team in part.teams:
+            click.echo(f"  {team.name}")
+
+
 @main.group()
 def action() -> None:
     """Record leadership actions."""
@@ -299,8 +386,11 @@ def action() -> None:
 @click.option("--kind", required=True, help="one_on_one, team_check_in, recognition, ...")
 @click.option("--at", "at", help="When (ISO 8601); default now.")
 @click.option("--note", help="A note for yourself; stored, never exported.")
+@selection_options
 @one_line_errors
-def action_add(config_path: str | None, team: str, kind: str, at: str | None, note: str | None) -> None:
+def action_add(
+    config_path: str | None, team: str, kind: str, at: str | None, note: str | None, selection: Selection
+) -> None:
     """Record a leadership action for a team."""
     from .app import Runtime
     from .model import ACTION_KINDS
@@ -308,8 +398,10 @@ def action_add(config_path: str | None, team: str, kind: str, at: str | None, no
     if kind not in ACTION_KINDS:
         raise click.BadParameter(f"must be one of {', '.join(ACTION_KINDS)}", param_hint="--kind")
     when = _as_of(at, "--at") or datetime.now(UTC)
-    runtime = Runtime.open(config_path)
+    runtime = Runtime.open(config_path, selection)
     try:
+        if team in runtime.other_teams:
+            raise click.BadParameter(str(runtime.selection.elsewhere(team)), param_hint="--team")
         if runtime.config.team(team) is None:
             names = ", ".join(t.name for t in runtime.config.teams)
             raise click.BadParameter(f"unknown team {team!r} (teams: {names})", param_hint="--team")
@@ -327,13 +419,16 @@ def action_add(config_path: str | None, team: str, kind: str, at: str | None, no
 @click.option("--team", help="Only this team's actions.")
 @click.option("--since", help="Only actions at or after this time (ISO 8601 time or date).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@selection_options
 @one_line_errors
-def action_list(config_path: str | None, team: str | None, since: str | None, fmt: str) -> None:
+def action_list(
+    config_path: str | None, team: str | None, since: str | None, fmt: str, selection: Selection
+) -> None:
     """List the leadership actions in the store, newest first, with their ids."""
     from .app import Runtime
 
     first = _as_of(since, "--since")
-    runtime = Runtime.open(config_path)
+    runtime = Runtime.open(config_path, selection)
     try:
         try:
             rows = runtime.list_actions(team, first)
@@ -369,12 +464,13 @@ def action_list(config_path: str | None, team: str | None, since: str | None, fm
 @action.command("remove")
 @config_option
 @click.argument("ident", metavar="ID")
+@selection_options
 @one_line_errors
-def action_remove(config_path: str | None, ident: str) -> None:
+def action_remove(config_path: str | None, ident: str, selection: Selection) -> None:
     """Remove an action recorded by hand or through the API (its ID from `action list`)."""
     from .app import Runtime
 
-    runtime = Runtime.open(config_path)
+    runtime = Runtime.open(config_path, selection)
     try:
         if not runtime.remove_action(ident):
             raise click.BadParameter(
@@ -389,8 +485,9 @@ def action_remove(config_path: str | None, ident: str) -> None:
 @main.command()
 @config_option
 @click.option("--yes", is_flag=True, help="Do not ask before dropping what the sources wrote.")
+@selection_options
 @one_line_errors
-def rekey(config_path: str | None, yes: bool) -> None:
+def rekey(config_path: str | None, yes: bool, selection: Selection) -> None:
     """Move a store to a new pseudonym key (the one in TEAMPULSE_PSEUDONYM_KEY).
 
     Pseudonyms are one-way, so nothing a source wrote can be carried over: rekey copies the
@@ -402,7 +499,7 @@ def rekey(config_path: str | None, yes: bool) -> None:
     from .pseudonym import Pseudonymiser, key_from_env
     from .store import KEY_FINGERPRINT, Store
 
-    config = config_mod.load(config_path)
+    config = selection.apply(config_mod.load(config_path))  # a shard's own store
     key = key_from_env(required=True)
     assert key is not None
     fingerprint = Pseudonymiser(key).fingerprint
@@ -502,15 +599,17 @@ def plugins_new(name: str, kind: str, folder: str) -> None:
 @click.option("--to", "end", required=True, help="Last time to evaluate (ISO 8601 time or date).")
 @click.option("--step", default="1h", show_default=True, help="Time between evaluations (30m, 1h, 1d, ...).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="OpenMetrics file to write.")
+@selection_options
 @one_line_errors
-def backfill(config_path: str | None, start: str, end: str, step: str, output: str) -> None:
+def backfill(
+    config_path: str | None, start: str, end: str, step: str, output: str, selection: Selection
+) -> None:
     """Write past snapshots as timestamped OpenMetrics, for promtool tsdb create-blocks-from openmetrics.
 
     Evaluates what the store holds (run `collect` first); nothing is collected.
     """
     import os
 
-    from .app import Runtime
     from .backfill import backfill as run_backfill
     from .backfill import stderr_progress
     from .timeutil import parse_duration
@@ -527,7 +626,7 @@ def backfill(config_path: str | None, start: str, end: str, step: str, output: s
         delta = parse_duration(step)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--step") from None
-    runtime = Runtime.open(config_path)
+    runtime = _open(config_path, selection)
     try:
         try:
             data = run_backfill(runtime, first, last, delta, on_progress=stderr_progress())

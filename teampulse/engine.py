@@ -6,16 +6,18 @@ backfill all call `evaluate`.
 
 from __future__ import annotations
 
-import copy
-import statistics
+import math
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
-from .config import SCAN_DAYS, Config, Team
+from .config import PRESSURE_COMPONENTS, SCAN_DAYS, Config, Team
 from .kinds import SignalKind
 from .model import ACTION_KINDS, StatusCategory
 from .people import (
@@ -25,13 +27,14 @@ from .people import (
     TRAILING,
     Conflict,
     PeopleHistory,
+    PeopleRead,
     PeopleView,
-    SignalCache,
 )
-from .plugin_signals import PluginEvents, TeamSignals
+from .plugin_signals import TeamSignals, plugin_sources
 from .pseudonym import Pseudonymiser
 from .states import TeamState
-from .store import ChangeRow, ItemRow, SignalRow, Store
+from .store import Store
+from .team_data import FLOOR_MARGIN, ItemHistory, TeamData
 
 WEEK = 7 * DAY
 # Fewer changes than this in a week cannot read as a high after-hours share.
@@ -234,78 +237,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-@dataclass
-class _Item:
-    """One work item's history, replayable at any time."""
-
-    created: float
-    status_at: list[float]
-    status: list[str]
-    due_at: list[float]
-    due: list[str | None]
-    started: float | None
-    done: list[float]  # times it entered done
-    sprint_adds: list[tuple[float, str]]
-    sprints: dict[str, tuple[float | None, float | None]]
-    assignee_at: list[float] = field(default_factory=list)
-    assignee: list[str | None] = field(default_factory=list)
-
-    def assignee_on(self, t: float) -> str | None:
-        if not self.assignee_at:
-            return None
-        return self.assignee[max(bisect_right(self.assignee_at, t) - 1, 0)]
-
-    def status_on(self, t: float) -> str | None:
-        if t < self.created:
-            return None
-        return self.status[bisect_right(self.status_at, t) - 1]
-
-    def due_on(self, t: float) -> str | None:
-        return self.due[bisect_right(self.due_at, t) - 1]
-
-
-def _build_item(row: ItemRow, changes: Sequence[ChangeRow]) -> _Item:
-    status_changes = [c for c in changes if c.field == "status"]
-    due_changes = [c for c in changes if c.field == "duedate"]
-    first_status = status_changes[0].from_value if status_changes else row.status
-    status_at = [row.created] + [c.at for c in status_changes]
-    status = [first_status or TODO] + [c.to_value or TODO for c in status_changes]
-    first_due = due_changes[0].from_value if due_changes else row.due
-    due_at = [row.created] + [c.at for c in due_changes]
-    due = [first_due or None] + [c.to_value or None for c in due_changes]
-    done = [c.at for c in status_changes if c.to_value == DONE]
-    if row.status == DONE and not done and row.done_at is not None:
-        done = [row.done_at]
-    adds: list[tuple[float, str]] = []
-    for c in changes:
-        if c.field == "sprint":
-            before = {s.strip() for s in (c.from_value or "").split(",") if s.strip()}
-            after = {s.strip() for s in (c.to_value or "").split(",") if s.strip()}
-            adds.extend((c.at, s) for s in sorted(after - before))
-    sprints = {str(s["id"]): (s.get("start"), s.get("end")) for s in row.sprints}
-    assignee_changes = [c for c in changes if c.field == "assignee"]
-    first_assignee = assignee_changes[0].from_value if assignee_changes else row.assignee
-    assignee_at = [row.created] + [c.at for c in assignee_changes]
-    assignees = [first_assignee] + [c.to_value for c in assignee_changes]
-    return _Item(
-        row.created,
-        status_at,
-        status,
-        due_at,
-        due,
-        row.started_at,
-        done,
-        adds,
-        sprints,
-        assignee_at,
-        assignees,
-    )
-
-
-def _median(values: Sequence[float]) -> float:
-    return float(statistics.median(values)) if values else 0.0
-
-
 def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -325,101 +256,131 @@ def _is_after_hours(t: float, team: Team) -> bool:
     return clock < start or clock >= end
 
 
-@dataclass
+@dataclass(slots=True)
 class _Day:
     at: float
-    values: dict[str, float]
+    values: tuple[float, ...]  # the pressure components', in PRESSURE_COMPONENTS' order
     facts: dict[str, float] = field(default_factory=dict)
     share_of: float = float(MIN_ITEMS_FOR_SHARE)  # what the shares of open work are taken of
 
 
+# A day computed before is reused at another time when nothing it reads moved in between: no
+# item, leave or window edge within this margin of either time (float rounding of t - WEEK).
+_MARGIN = 1.0
+
+
 class _TeamHistory:
-    """A team's items and signals, replayed day by day."""
+    """A team's items and the members' time off, replayed day by day.
+
+    Built from the items an evaluation reads (TeamData.read_items) and depends on the time
+    evaluated through them alone: one history serves every time that reads the same items.
+    """
 
     def __init__(
-        self, team: Team, store: Store, pseudonym: Pseudonymiser | None, as_of: float, days: int
+        self, team: Team, items: list[ItemHistory], leave: Sequence[tuple[str, float, float]]
     ) -> None:
         self.team = team
-        since = as_of - (days + 1) * DAY
-        rows = store.team_items(team.name, since, as_of)
-        changes = store.item_changes(rows)
-        self.items = [_build_item(r, changes.get((r.source, r.id), [])) for r in rows]
-        self.all_changes = sorted(c.at for cs in changes.values() for c in cs if c.at <= as_of)
-        self.after_hours = sorted(t for t in self.all_changes if _is_after_hours(t, team))
-        self.done_times = sorted(t for i in self.items for t in i.done if t <= as_of)
+        self.items = items
+        # Every count below is over a window that ends at the day judged, so changes after
+        # as_of are never counted and need not be left out here.
+        self.all_changes = sorted(t for i in items for t in i.change_times())
+        self.after_hours = [t for t in self.all_changes if _is_after_hours(t, team)]
+        self.done_times = sorted(t for i in items for t in i.done)
         self.cycle = sorted(
             (i.done[-1], i.done[-1] - i.started)
-            for i in self.items
+            for i in items
             if i.done and i.started and i.started <= i.done[-1]
         )
-        self.adds = sorted(
-            (t, s, i.sprints.get(s, (None, None))) for i in self.items for t, s in i.sprint_adds
-        )
+        self.adds = sorted(add for i in items for add in i.sprint_adds)
         self.add_times = [a[0] for a in self.adds]
         self.members = len(team.members)
         self._wip: dict[str | None, tuple[list[float], list[float]]] | None = None
-        members = set(pseudonym.many(list(team.members))) if pseudonym else set()
-        self.leave = [
-            (row.person, row.start, row.end)
-            for row in store.signals("time_off", since, as_of)
-            if row.person in members
-        ]
+        self.leave = list(leave)
         self.reassignments = [
-            (c.at, c.from_value)
-            for cs in changes.values()
-            for c in cs
-            if c.field == "assignee" and c.from_value
+            (at, was)
+            for i in items
+            for at, was in zip(i.assignee_at[1:], i.assignee_from, strict=True)
+            if was
         ]
-        self.assignments = [
-            (c.at, c.to_value) for cs in changes.values() for c in cs if c.field == "assignee" and c.to_value
-        ]
+        self.assignments = sorted(
+            ((at, to) for i in items for at, to in zip(i.assignee_at[1:], i.assignee[1:], strict=True) if to),
+            key=itemgetter(0),
+        )
+        self.assigned_at = [at for at, _p in self.assignments]
         self.due_moves = [
-            (c.at, c.from_value, c.to_value) for cs in changes.values() for c in cs if c.field == "duedate"
+            (at, was, to)
+            for i in items
+            for at, was, to in zip(i.due_at[1:], i.due_from, i.due[1:], strict=True)
         ]
-        self.sprint_removals = [
-            (c.at, c.from_value, c.to_value) for cs in changes.values() for c in cs if c.field == "sprint"
-        ]
+        self.sprint_removals = [move for i in items for move in i.sprint_moves]
+        self._pieces: list[tuple[float, float, bool, str | None]] | None = None
+        self._piece_ends: list[float] = []
+        self._breaks: array[float] | None = None
+        self._derived: list[tuple[str, float]] | None = None
+        self._week_before: dict[str, str] = {}  # due date -> the date a week before it
 
     def _count(self, times: Sequence[float], lo: float, hi: float) -> int:
         return bisect_right(times, hi) - bisect_right(times, lo)
 
+    def _open_pieces(self) -> list[tuple[float, float, bool, str | None]]:
+        """Cut each item's history into pieces of constant status and due date, open ones only.
+
+        Each is (end, start, in progress, due date), by end: a piece counts on the days in
+        [start, end); the last piece of an item never ends.
+        """
+        if self._pieces is None:
+            pieces = []
+            for item in self.items:
+                points = sorted({*item.status_at, *item.due_at})
+                for index, start in enumerate(points):
+                    status = item.status_on(start)
+                    if status is None or status == DONE:
+                        continue
+                    end = points[index + 1] if index + 1 < len(points) else math.inf
+                    pieces.append((end, start, status == IN_PROGRESS, item.due_on(start)))
+            pieces.sort(key=itemgetter(0))
+            self._pieces = pieces
+            self._piece_ends = [p[0] for p in pieces]
+        return self._pieces
+
     def _open_work(self, times: Sequence[float]) -> tuple[list[int], list[int], list[int], list[int]]:
         """Count open, in-progress, overdue and due-soon items at each of `times` (ascending).
 
-        Each item's history is cut into pieces of constant status and due date, and each piece
-        adds to a run of days at once (difference arrays), so the cost grows with the changes,
-        not with items times days: a team of thousands of open items replays 90 days quickly.
+        Each piece of an item's history adds to a run of days at once (difference arrays), so
+        the cost grows with the pieces still open at the first of `times`, not with items
+        times days: a team of thousands of open items replays 90 days quickly, and one day
+        costs about its open work.
         """
         n = len(times)
         dates = [datetime.fromtimestamp(t, self.team.timezone).date().isoformat() for t in times]
         diffs = [[0] * (n + 1) for _ in range(4)]
         opened, wip, overdue, soon = diffs
-
-        def add(diff: list[int], lo: int, hi: int) -> None:
-            if lo < hi:
-                diff[lo] += 1
-                diff[hi] -= 1
-
-        for item in self.items:
-            points = sorted({*item.status_at, *item.due_at})
-            for index, start in enumerate(points):
-                status = item.status_on(start)
-                if status is None or status == DONE:
-                    continue
-                lo = bisect_left(times, start)
-                hi = bisect_left(times, points[index + 1]) if index + 1 < len(points) else n
-                if lo >= hi:
-                    continue
-                add(opened, lo, hi)
-                if status == IN_PROGRESS:
-                    add(wip, lo, hi)
-                due = item.due_on(start)
-                if due is not None:
-                    late = bisect_right(dates, due)  # first day whose date is past the due date
+        pieces = self._open_pieces()
+        for end, start, in_progress, due in pieces[bisect_right(self._piece_ends, times[0]) :]:
+            lo = bisect_left(times, start)
+            hi = bisect_left(times, end) if end != math.inf else n
+            if lo >= hi:
+                continue
+            opened[lo] += 1
+            opened[hi] -= 1
+            if in_progress:
+                wip[lo] += 1
+                wip[hi] -= 1
+            if due is not None:
+                week_before = self._week_before.get(due)
+                if week_before is None:
                     week_before = (date.fromisoformat(due) - timedelta(days=7)).isoformat()
-                    near = bisect_right(dates, week_before)  # first day within 7 days of it
-                    add(overdue, max(lo, late), hi)
-                    add(soon, max(lo, near), min(hi, late))
+                    self._week_before[due] = week_before
+                late = bisect_right(dates, due)  # first day whose date is past the due date
+                near = bisect_right(dates, week_before)  # first day within 7 days of it
+                a, b = max(lo, late), hi
+                if a < b:
+                    overdue[a] += 1
+                    overdue[b] -= 1
+                a, b = max(lo, near), min(hi, late)
+                if a < b:
+                    soon[a] += 1
+                    soon[b] -= 1
         result = []
         for diff in diffs:
             running, counts = 0, []
@@ -429,10 +390,77 @@ class _TeamHistory:
             result.append(counts)
         return result[0], result[1], result[2], result[3]
 
-    def series(self, times: Sequence[float]) -> list[_Day]:
-        """Return the process-side values at each of `times` (ascending)."""
-        opened, wip, overdue, soon = self._open_work(times)
-        return [self._day(t, opened[k], wip[k], overdue[k], soon[k]) for k, t in enumerate(times)]
+    def _break_times(self) -> array[float]:
+        """Return every time at which a day's process-side values may change as its time moves.
+
+        The bounds of each piece of an item's history (status, due date, assignee), the members'
+        time off, and each change, completion and sprint addition entering and leaving the
+        trailing week. Between two of these (and within one local date) nothing _day reads moves.
+        """
+        if self._breaks is None:
+            points: set[float] = set()
+            for item in self.items:
+                points.update(item.status_at, item.due_at, item.assignee_at)
+            for _person, start, end in self.leave:
+                points.update((start, end))
+            for times in (self.add_times, self.all_changes, self.done_times):
+                points.update(times)
+                points.update(t + WEEK for t in times)
+            self._breaks = array("d", sorted(points))  # kept between cycles: 8 bytes a time
+        return self._breaks
+
+    def _unchanged(self, was: float, now: float) -> bool:
+        """Tell whether a day judged at `was` reads the same as one judged at `now`."""
+        if was == now:
+            return True
+        lo, hi = min(was, now), max(was, now)
+        breaks = self._break_times()
+        if bisect_left(breaks, lo - _MARGIN) != bisect_right(breaks, hi + _MARGIN):
+            return False
+        tz = self.team.timezone
+        return datetime.fromtimestamp(was, tz).date() == datetime.fromtimestamp(now, tz).date()
+
+    def series(
+        self, times: Sequence[float], before: Sequence[_Day] = (), moved: Sequence[tuple[float, float]] = ()
+    ) -> tuple[list[_Day], int]:
+        """Return the process-side values at each of `times` (ascending), and how many were computed.
+
+        `before`: days given at other times by this history, or by one that differs from it by
+        items whose influence spans `moved` (_influence); each is reused for the nearest time
+        at or after it when nothing it reads moved in between.
+        """
+        out: list[_Day | None] = [None] * len(times)
+        if before:
+            was = [d.at for d in before]
+            for k, t in enumerate(times):
+                j = bisect_right(was, t) - 1
+                if j < 0 or not self._unchanged(was[j], t):
+                    continue
+                lo, hi = was[j] - _MARGIN, t + _MARGIN
+                if any(start <= hi and lo <= end for start, end in moved):
+                    continue
+                d = before[j]
+                out[k] = _Day(t, d.values, d.facts, d.share_of)
+        todo = [k for k, d in enumerate(out) if d is None]
+        if todo:
+            opened, wip, overdue, soon = self._open_work([times[k] for k in todo])
+            for n, k in enumerate(todo):
+                out[k] = self._day(times[k], opened[n], wip[n], overdue[n], soon[n])
+        return [d for d in out if d is not None], len(todo)
+
+    def moved_since(self, before: _TeamHistory) -> list[tuple[float, float]] | None:
+        """Return where days of `before` may differ from this history's: the influence of each
+        item one has and the other not (None: anything may, the time off differs)."""
+        if before.leave != self.leave or before.members != self.members:
+            return None
+        mine = {id(i) for i in self.items}
+        theirs = {id(i) for i in before.items}
+        return [
+            _influence(i)
+            for items, other in ((self.items, theirs), (before.items, mine))
+            for i in items
+            if id(i) not in other
+        ]
 
     def _day(self, t: float, open_items: int, wip: int, overdue: int, due_soon: int) -> _Day:
         away = {person for person, s, e in self.leave if s <= t < e}
@@ -452,7 +480,7 @@ class _TeamHistory:
         changes = self._count(self.all_changes, lo, t)
         after = self._count(self.after_hours, lo, t)
         denominator = max(open_items, MIN_ITEMS_FOR_SHARE)
-        values = {
+        by_name = {
             "wip_per_person": carried / available,
             "overdue_share": overdue / denominator,
             "due_soon_share": due_soon / denominator,
@@ -460,6 +488,7 @@ class _TeamHistory:
             "after_hours_share": after / max(changes, MIN_CHANGES_FOR_SHARE),
             "capacity_on_leave": on_leave / self.members if self.members else 0.0,
         }
+        values = tuple(by_name[name] for name in PRESSURE_COMPONENTS)
         facts = {
             "members": float(self.members),
             "available": float(available),
@@ -477,20 +506,24 @@ class _TeamHistory:
 
     def derived_actions(self, until: float) -> list[tuple[str, float]]:
         """Return the leadership actions visible in the work items' history, as (kind, at)."""
-        found: list[tuple[str, float]] = []
-        for at, before, after in self.due_moves:
-            if at <= until and before and after and after > before:
-                found.append(("deadline_renegotiated", at))
-        for at, before, after in self.sprint_removals:
-            removed = {s.strip() for s in (before or "").split(",") if s.strip()} - {
-                s.strip() for s in (after or "").split(",") if s.strip()
-            }
-            if at <= until and removed:
-                found.append(("deadline_renegotiated", at))
-        for at, person in self.reassignments:
-            if at <= until and self._overloaded_or_away(person, at):
-                found.append(("workload_rebalanced", at))
-        return found
+        if self._derived is None:
+            found: list[tuple[str, float]] = []
+            for at, before, after in self.due_moves:
+                if before and after and after > before:
+                    found.append(("deadline_renegotiated", at))
+            for at, before, after in self.sprint_removals:
+                removed = {s.strip() for s in (before or "").split(",") if s.strip()} - {
+                    s.strip() for s in (after or "").split(",") if s.strip()
+                }
+                if removed:
+                    found.append(("deadline_renegotiated", at))
+            for at, person in self.reassignments:
+                if self._overloaded_or_away(person, at):
+                    found.append(("workload_rebalanced", at))
+            self._derived = found
+            # Read only here: a history kept between cycles does not keep them.
+            self.due_moves, self.sprint_removals, self.reassignments = [], [], []
+        return [(kind, at) for kind, at in self._derived if at <= until]
 
     def due_during(self, person: str, start: float, end: float, t: float) -> bool:
         """Tell whether open work assigned to `person` at `t` falls due within [start, end]."""
@@ -532,6 +565,20 @@ class _TeamHistory:
         return self._wip
 
 
+def _influence(item: ItemHistory) -> tuple[float, float]:
+    """Return the span of times at which an item can count in a day's values.
+
+    From its first point in time to its last, plus a week for the trailing counts; for ever
+    when it ends open (it counts as open work from then on).
+    """
+    points = [*item.status_at, *item.due_at, *item.assignee_at, *item.done]
+    events = [*item.change_times(), *item.done, *(a[0] for a in item.sprint_adds)]
+    start = min(points + events)
+    if item.status[-1] != DONE:
+        return start, math.inf
+    return start, max(max(points), max(events, default=start) + WEEK)
+
+
 def _covering(index: tuple[list[float], list[float]] | None, t: float) -> int:
     """Count the [start, end) spans of a sorted index that contain `t`."""
     if index is None:
@@ -540,8 +587,18 @@ def _covering(index: tuple[list[float], list[float]] | None, t: float) -> int:
     return bisect_right(starts, t) - bisect_right(ends, t)
 
 
+def _median_sorted(values: Sequence[float]) -> float:
+    """Return the median of sorted values as statistics.median does (0.0 for none)."""
+    n = len(values)
+    if not n:
+        return 0.0
+    if n % 2:
+        return float(values[n // 2])
+    return float((values[n // 2 - 1] + values[n // 2]) / 2)
+
+
 def _normal(past: Sequence[float], centre: float, effect: float, saturation: float) -> Normal:
-    """Return the normal of a component from its values over the reference window.
+    """Return the normal of a component from its values over the reference window, sorted.
 
     `centre` is their median; `effect` the smallest rise that counts at all (a few items, not
     one or two): the band is at least that wide above the median, and wider for a team whose
@@ -549,8 +606,12 @@ def _normal(past: Sequence[float], centre: float, effect: float, saturation: flo
     """
     if not past:
         return Normal(0.0, effect, effect * (saturation - 1.0))
-    spread = 1.4826 * _median([abs(v - centre) for v in past])
-    top = max(centre + BAND_SIGMAS * spread, _quantile(list(past), BAND_QUANTILE) or 0.0, centre + effect)
+    spread = 1.4826 * _median_sorted(sorted([abs(v - centre) for v in past]))
+    pos = BAND_QUANTILE * (len(past) - 1)  # the quantile of _quantile, on values already sorted
+    lo = int(pos)
+    hi = min(lo + 1, len(past) - 1)
+    quantile = past[lo] + (past[hi] - past[lo]) * (pos - lo)
+    top = max(centre + BAND_SIGMAS * spread, quantile or 0.0, centre + effect)
     return Normal(centre, top, max(effect, BAND_SIGMAS * spread) * (saturation - 1.0))
 
 
@@ -567,6 +628,17 @@ def _effect(config: Config, name: str, day: _Day, centre: float) -> float:
     return floor
 
 
+class _DayInputs(NamedTuple):
+    """What one day's replay reads of that day (besides the days before it)."""
+
+    judged: bool  # a whole reference window of history behind it
+    history: bool  # within the team's history: may be a later day's reference
+    values: tuple[float, ...]  # the components' values (_Day.values)
+    share_of: float
+    available: float | None
+    plugin: tuple[tuple[str, float, float], ...]  # the pressure signals' (name, weight, value)
+
+
 @dataclass
 class _Course:
     """The team's pressure replayed day by day, with its episode."""
@@ -578,6 +650,11 @@ class _Course:
     baseline: float  # on the last day
     onset: int | None  # index of the current episode's first day
     baselines: list[float | None] = field(default_factory=list)  # each day's; None before judged_from
+    # What each day's replay read, and where the replay stood after it: a later replay reuses
+    # the days whose reads did not change.
+    inputs: list[_DayInputs] = field(default_factory=list)
+    states: list[tuple[int | None, list[int], int]] = field(default_factory=list)
+    computed: int = 0  # how many days this replay judged anew (the others were the last one's)
 
 
 def _replay(
@@ -587,34 +664,63 @@ def _replay(
     history_from: float,
     judged_from: float,
     extra: TeamSignals,
+    before: _Course | None = None,
 ) -> _Course:
     """Replay pressure over `days`: normals from each day's reference window, and episodes.
 
     A day is judged only with a whole reference window of the team's history behind it. The
     reference is the last `reference` days outside any episode, so weeks of crunch never
     become the normal, during the episode or after it.
+
+    `before`: the last replay of days at the same places. A day reads its own inputs, the
+    replay's state before it (the episode), and of the days before it those its reference walk
+    reaches (their inputs, pressure and whether they were in an episode): when none of these
+    changed, its outcome is the last replay's and it is not computed again.
     """
     settings = config.pressure
     ref_days = max(int(settings.reference.total_seconds() // DAY), 1)
     weights = dict(settings.weights)
+    position = {name: k for k, name in enumerate(PRESSURE_COMPONENTS)}  # in a day's values
+    inputs: list[_DayInputs] = []
+    for d in days:
+        judged = d.at >= judged_from
+        # A signal with nothing to say that day leaves the index as if it were absent.
+        plugin = (
+            tuple((s.name, s.weight, value) for s, value in extra.values(d.facts, d.at)) if judged else ()
+        )
+        values = d.values
+        inputs.append(
+            _DayInputs(judged, d.at >= history_from, values, d.share_of, d.facts.get("available"), plugin)
+        )
+    old = before if before is not None and len(before.inputs) == len(inputs) else None
     pressures: list[float] = []
     episode: list[bool] = []
     out: list[bool] = []
+    baselines: list[float | None] = []
+    states: list[tuple[int | None, list[int], int]] = []
     components: list[Component] = []
-    baseline = 0.0
     onset: int | None = None
     frozen: list[int] = []
     back = 0
-    baselines: list[float | None] = []
+    baseline = 0.0
+    dirty: list[bool] = []  # each day: its inputs or its outcome differ from the last replay's
+    last_dirty = -1
+    computed = 0
     for i, d in enumerate(days):
-        if d.at < judged_from:
+        day = inputs[i]
+        same_inputs = old is not None and old.inputs[i] == day
+        if not day.judged:
             pressures.append(0.0)
             episode.append(False)
             out.append(False)
             baselines.append(None)
+            states.append((onset, frozen, back))
+            dirty.append(not same_inputs)
+            if not same_inputs:
+                last_dirty = i
             continue
         if onset is not None:
-            ref = frozen
+            ref, reads_from = frozen, -1
         else:
             ref = []
             j = i - 1
@@ -622,24 +728,46 @@ def _replay(
                 if not episode[j]:
                     ref.append(j)
                 j -= 1
-        components = []
+            reads_from = max(j, 0)  # the walk read every day from here to i - 1
+        if (
+            old is not None
+            and same_inputs
+            and (old.states[i - 1] if i else (None, [], 0)) == (onset, frozen, back)
+            and (not any(dirty[j] for j in ref) if reads_from < 0 else last_dirty < reads_from)
+        ):
+            pressure, base, is_out = old.pressures[i], old.baselines[i], old.out[i]
+            onset, frozen, back = old.states[i]
+            pressures.append(pressure)
+            baselines.append(base)
+            baseline = base if base is not None else 0.0
+            out.append(is_out)
+            episode.append(old.episode[i])
+            states.append((onset, frozen, back))
+            dirty.append(False)
+            if i == len(days) - 1:
+                components = old.components
+            continue
+        computed += 1
+        scores: list[tuple[str, float, float, float, float, float]] = []
         for name, w in weights.items():
-            value = d.values[name]
+            k = position[name]
+            value = d.values[k]
             if name in settings.limits:
                 limit = settings.limits[name]
                 normal = Normal(limit, limit, limit * (settings.saturation - 1.0))
             else:
-                past = [days[j].values[name] for j in ref]
-                centre = _median(past)
+                past = sorted([days[j].values[k] for j in ref])
+                centre = _median_sorted(past)
                 normal = _normal(past, centre, _effect(config, name, d, centre), settings.saturation)
-            components.append(Component(name, value, normal.centre, normal.score(value), w, normal.top))
-        # A signal with nothing to say that day leaves the index as if it were absent.
-        for s, value in extra.values(d.facts, d.at):
-            components.append(Component(s.name, value, 0.0, value, s.weight))
-        total = sum(c.weight for c in components)
-        pressure = sum(c.score * c.weight for c in components) / total if total else 0.0
+            scores.append((name, value, normal.centre, normal.score(value), w, normal.top))
+        for name, weight, value in day.plugin:
+            scores.append((name, value, 0.0, value, weight, 0.0))
+        total = sum(c[4] for c in scores)
+        pressure = sum(c[3] * c[4] for c in scores) / total if total else 0.0
+        if i == len(days) - 1:
+            components = [Component(*c) for c in scores]
         pressures.append(pressure)
-        baseline = _median([pressures[j] for j in ref])
+        baseline = _median_sorted(sorted([pressures[j] for j in ref]))
         baselines.append(baseline)
         is_out = pressure >= baseline + config.alerts.rise or pressure >= config.alerts.high
         out.append(is_out)
@@ -650,7 +778,17 @@ def _replay(
             if back >= END_DAYS:
                 onset = None
         episode.append(onset is not None)
-    return _Course(pressures, episode, out, components, baseline, onset, baselines)
+        states.append((onset, frozen, back))
+        changed = (
+            old is None
+            or not same_inputs
+            or (pressure, baseline, is_out, episode[-1])
+            != (old.pressures[i], old.baselines[i], old.out[i], old.episode[i])
+        )
+        dirty.append(changed)
+        if changed:
+            last_dirty = i
+    return _Course(pressures, episode, out, components, baseline, onset, baselines, inputs, states, computed)
 
 
 def _cadence(times: Sequence[float], onset: float, t: float) -> str:
@@ -670,55 +808,107 @@ def _cadence(times: Sequence[float], onset: float, t: float) -> str:
     return "pending" if t - last <= interval + CADENCE_SLACK else "missed"
 
 
-class TrendSignals:
-    """The survey responses every team's support trend reads, loaded once per evaluation."""
+class _Views:
+    """People views by what they read: one whose inputs the last evaluation saw is reused.
 
-    def __init__(self, store: Store, config: Config, as_of: float) -> None:
-        since = as_of - TREND_DAYS * DAY - config.survey_window.total_seconds()
-        self.responses = store.signals("survey_response", since, as_of)
+    Of the trend's days only the support is kept; the view at as_of whole.
+    """
+
+    def __init__(self) -> None:
+        self.of: PeopleHistory | None = None
+        self.last: dict[tuple[object, ...], float | None] = {}
+        self.now: dict[tuple[object, ...], float | None] = {}
+        self.last_view: tuple[tuple[object, ...], PeopleView] | None = None
+
+    def begin(self, people: PeopleHistory) -> None:
+        """Start an evaluation that reads `people`: keep the last one's views if it read the same."""
+        if self.of is not people:
+            self.now, self.last_view = {}, None
+        self.of, self.last, self.now = people, self.now, {}
+
+    def end(self) -> None:
+        """End an evaluation: what it did not ask again is not kept."""
+        self.last = {}
+
+    def view(
+        self,
+        people: PeopleHistory,
+        history: _TeamHistory,
+        t: float,
+        recent: int,
+        elevated_at: Callable[[float], bool],
+        extra: Sequence[tuple[str, float, float]],
+        stats: Counter[str],
+    ) -> PeopleView:
+        """Return the people view at `t`, reused when the last one read the same."""
+        signature = people.signature(t, history.assignments, history.assigned_at, recent, elevated_at, extra)
+        stats["views"] += 1
+        if self.last_view is not None and self.last_view[0] == signature:
+            return self.last_view[1]
+        found = people.view(t, history.assignments, history.assigned_at, recent, elevated_at, extra)
+        stats["views_computed"] += 1
+        self.last_view = (signature, found)
+        return found
+
+    def support(
+        self,
+        people: PeopleHistory,
+        history: _TeamHistory,
+        t: float,
+        recent: int,
+        elevated_at: Callable[[float], bool],
+        extra: Sequence[tuple[str, float, float]],
+        stats: Counter[str],
+    ) -> float | None:
+        """Return the support of the people view at `t`, reused when its signature was seen."""
+        signature = people.signature(t, history.assignments, history.assigned_at, recent, elevated_at, extra)
+        stats["views"] += 1
+        if signature in self.now:
+            found = self.now[signature]
+        elif signature in self.last:
+            found = self.last[signature]
+        else:
+            found = people.view(
+                t, history.assignments, history.assigned_at, recent, elevated_at, extra
+            ).support
+            stats["views_computed"] += 1
+        self.now[signature] = found
+        return found
+
+
+@dataclass
+class _Memo:
+    """What one team's last evaluation computed, for the next one to reuse."""
+
+    history_key: object = None
+    history: _TeamHistory | None = None
+    days: list[_Day] = field(default_factory=list)  # the last series, from `history`
+    course: _Course | None = None
+    people: PeopleHistory | None = None
+    views: _Views = field(default_factory=_Views)
 
 
 def _support_trend(
-    config: Config,
-    team: Team,
-    cache: SignalCache,
     people: PeopleHistory,
-    pseudonym: Pseudonymiser | None,
     history: _TeamHistory,
-    recorded: Sequence[tuple[str, float, str | None]],
+    recorded_at: Sequence[float],
     elevated_at: Callable[[float], bool],
-    responses: Sequence[SignalRow],
     times: Sequence[float],
     extras: Sequence[Sequence[tuple[str, float, float]]],
+    views: _Views,
+    stats: Counter[str],
 ) -> list[float | None]:
     """Return people support at each of `times`, as the view at that time reads it.
 
     A view reads only the signals within 14 days either side of its time (1:1s and check-ins of
-    the last 14 days, conflicts up to 14 days ahead), so each day gets a copy of the cache cut to
-    the team and to those days: 60 small views, not 60 evaluations. `extras` holds each time's
-    plugin support signals as (name, weight, value).
+    the last 14 days, conflicts up to 14 days ahead), so each day is a small view, not an
+    evaluation, and one whose inputs did not change since the last evaluation is not computed
+    again. `extras` holds each time's plugin support signals as (name, weight, value).
     """
-    members = people.member_set | {people.manager}
-    meetings = sorted(people.meetings, key=lambda m: m.start)
-    starts = [m.start for m in meetings]
-    window = config.survey_window.total_seconds()
-    base = copy.copy(cache)
-    base.time_off = [r for r in cache.time_off if r.person in people.member_set]
-    base.timezones = [r for r in cache.timezones if r.person in members]
-    mine = [r for r in responses if r.team == team.name]
-    recorded_at = [at for _kind, at, _p in recorded]
     out: list[float | None] = []
     for t, extra in zip(times, extras, strict=True):
-        day = copy.copy(base)
-        day.meetings = meetings[
-            bisect_right(starts, t - max(COVERAGE_WINDOW, TRAILING)) : bisect_right(starts, t + LOOKAHEAD)
-        ]
-        day.responses = [r for r in mine if r.end >= t - window and r.start <= t]
         recent = bisect_right(recorded_at, t) - bisect_left(recorded_at, t - COVERAGE_WINDOW)
-        view = PeopleHistory(config, team, day, pseudonym, t).view(
-            history.assignments, recent, elevated_at, extra
-        )
-        out.append(view.support)
+        out.append(views.support(people, history, t, recent, elevated_at, extra, stats))
     return out
 
 
@@ -755,23 +945,65 @@ def evaluate_team(
     as_of: datetime,
     pseudonym: Pseudonymiser | None = None,
     signals: Mapping[str, SignalKind] | None = None,
-    cache: SignalCache | None = None,
+    cache: EvaluationCache | None = None,
     starts: Mapping[str, float] | None = None,
-    trend_signals: TrendSignals | None = None,
     with_trend: bool = True,
-    plugin_events: PluginEvents | None = None,
+    calendar_from: Mapping[str, float] | None = None,
 ) -> TeamSnapshot:
     """Return one team's snapshot at `as_of`; `starts` as history_starts() gives them.
 
-    `signals` are the plugins' (SignalKind); `plugin_events` what their sources stored up to
-    `as_of` (loaded here when not given).
+    `signals` are the plugins' (SignalKind). `cache`: an EvaluationCache prepared for this
+    store, config, pseudonymiser and signals, whose kept data and days this evaluation reuses;
+    without one the team's data is read, replayed whole and dropped. Either way, the same
+    numbers. `calendar_from`: store.coverage("meeting"), read here when not given.
     """
+    if cache is None:
+        cache = EvaluationCache(keep=False)
+        cache.prepare(config, store, pseudonym, signals)
+    if starts is None:
+        starts = cache.starts(store)
+    if calendar_from is None:
+        calendar_from = store.coverage("meeting")
+    data, memo = cache.team(store, team, as_of.timestamp())
+    try:
+        return _evaluate(config, team, as_of, data, memo, signals, starts, calendar_from, with_trend, cache)
+    finally:
+        cache.done(team.name)
+
+
+def _evaluate(
+    config: Config,
+    team: Team,
+    as_of: datetime,
+    data: TeamData,
+    memo: _Memo,
+    signals: Mapping[str, SignalKind] | None,
+    starts: Mapping[str, float],
+    calendar_from: Mapping[str, float],
+    with_trend: bool,
+    cache: EvaluationCache,
+) -> TeamSnapshot:
+    stats = cache.stats
     t_end = as_of.timestamp()
     ref_days = max(int(config.pressure.reference.total_seconds() // DAY), 1)
     span = SCAN_DAYS + ref_days
-    history = _TeamHistory(team, store, pseudonym, t_end, span)
-    days = history.series([t_end - k * DAY for k in range(span, -1, -1)])
-    first = (starts if starts is not None else history_starts(store)).get(team.name)
+    since = t_end - (span + 1) * DAY
+    leave = data.leave_between(since, t_end)
+    key = (data.items_key(t_end, since), leave)
+    moved: list[tuple[float, float]] | None = []
+    if memo.history is None or memo.history_key != key:
+        history = _TeamHistory(team, data.read_items(t_end, since), leave)
+        # Days of the last history stay good where no item it gained or lost counts.
+        moved = history.moved_since(memo.history) if memo.history is not None else None
+        memo.history, memo.history_key = history, key
+        stats["histories_built"] += 1
+    history = memo.history
+    sampled = [t_end - k * DAY for k in range(span, -1, -1)]
+    days, computed = history.series(sampled, memo.days if moved is not None else (), moved or ())
+    memo.days = days
+    stats["days"] += len(days)
+    stats["days_computed"] += computed
+    first = starts.get(team.name)
     first = first if first is not None and first <= t_end else None
     # The first day judged has a whole reference window of the team's own history behind it.
     learned_at = first + ref_days * DAY if first is not None else float("inf")
@@ -779,16 +1011,17 @@ def evaluate_team(
     # The series' first `ref_days` days are only the reference of the first scanned day.
     judged_from = max(learned_at, days[ref_days].at)
     kinds = list((signals or {}).values())
-    if plugin_events is None:
-        plugin_events = PluginEvents(store, config, kinds, t_end)
-    events = plugin_events.team(team, pseudonym)
+    events = data.plugin_events(cache.plugin_sources)
     extra = TeamSignals([s for s in kinds if s.side == "pressure"], team.name, events)
     helps = TeamSignals([s for s in kinds if s.side == "support"], team.name, events)
 
     def support_signals(d: _Day) -> list[tuple[str, float, float]]:
         return [(s.name, s.weight, value) for s, value in helps.values(d.facts, d.at)]
 
-    course = _replay(config, team, days, first if first is not None else t_end, judged_from, extra)
+    history_from = first if first is not None else t_end
+    course = _replay(config, team, days, history_from, judged_from, extra, memo.course)
+    memo.course = course
+    stats["replayed"] += course.computed
     last = days[-1]
     onset = days[course.onset].at if course.onset is not None else None
 
@@ -796,11 +1029,16 @@ def evaluate_team(
         index = len(course.episode) - 1 - round((t_end - t) / DAY)
         return 0 <= index < len(course.episode) and course.episode[index]
 
-    recorded = store.actions(team.name, 0.0, t_end)
-    cache = cache or SignalCache(store, config, t_end)
-    people = PeopleHistory(config, team, cache, pseudonym, t_end)
+    recorded = data.actions_until(t_end)
+    recorded_at = [at for _kind, at, _p in recorded]
+    read = PeopleRead.at(data, t_end, calendar_from)
+    if memo.people is None or memo.people.key != read.key:
+        memo.people = PeopleHistory(config, team, data, read)
+        stats["people_built"] += 1
+    people = memo.people
+    memo.views.begin(people)
     recent = sum(1 for _kind, at, _p in recorded if at >= t_end - COVERAGE_WINDOW)
-    view = people.view(history.assignments, recent, elevated_at, support_signals(last))
+    view = memo.views.view(people, history, t_end, recent, elevated_at, support_signals(last), stats)
     # Every leadership action up to as_of, from every side that can see one, as (kind, at, answers).
     actions = [(kind, at, True) for kind, at, _p in recorded]
     actions += [(kind, at, kind in ANSWERING_KINDS) for kind, at in history.derived_actions(t_end)]
@@ -809,9 +1047,9 @@ def evaluate_team(
     actions += [("team_check_in", at, True) for at in people.check_ins(0.0, t_end)]
     actions += [(kind, at, False) for kind, at, _p in view.actions if kind == "time_off_protected"]
     totals = dict(Counter(kind for kind, _at, _answers in actions))
-    since = [(kind, answers) for kind, at, answers in actions if onset is not None and at >= onset]
-    since_counts = dict(Counter(kind for kind, _answers in since))
-    answering = Counter(kind for kind, answers in since if answers)
+    since_onset = [(kind, answers) for kind, at, answers in actions if onset is not None and at >= onset]
+    since_counts = dict(Counter(kind for kind, _answers in since_onset))
+    answering = Counter(kind for kind, answers in since_onset if answers)
 
     # A recorded protection clears the conflicts the alert showed when it was recorded: those
     # of the past week and those already booked in the next two weeks.
@@ -867,22 +1105,19 @@ def evaluate_team(
 
     trend: tuple[TrendPoint, ...] = ()
     if with_trend:
-        responses = (trend_signals or TrendSignals(store, config, t_end)).responses
         earlier = days[-TREND_DAYS:-1]
         supports = _support_trend(
-            config,
-            team,
-            cache,
             people,
-            pseudonym,
             history,
-            recorded,
+            recorded_at,
             elevated_at,
-            responses,
             [d.at for d in earlier],
             [support_signals(d) for d in earlier],
+            memo.views,
+            stats,
         )
         trend = _trend(config, team, days, course, [*supports, view.support])
+    memo.views.end()
     recent_actions = tuple(
         RecentAction(kind, datetime.fromtimestamp(at, UTC))
         for kind, at, _p in recorded
@@ -896,7 +1131,7 @@ def evaluate_team(
         on_leave=int(last.facts["on_leave"]),
         open_items=int(last.facts["open_items"]),
         throughput=int(last.facts["throughput"]),
-        completed_total=store.completed_total(team.name, t_end),
+        completed_total=data.completed_total(t_end),
         in_progress=int(last.facts["in_progress"]),
         overdue=int(last.facts["overdue"]),
         due_soon=int(last.facts["due_soon"]),
@@ -935,11 +1170,145 @@ def evaluate_team(
 def history_starts(store: Store) -> dict[str, float]:
     """Return where each team's history begins: its first work item, or later where a source
     says it read the team's work whole from (before that, items done were not read)."""
-    starts = store.first_created()
+    return _with_coverage(store.first_created(), store)
+
+
+def _with_coverage(starts: dict[str, float], store: Store) -> dict[str, float]:
     for team, covered in store.coverage("work_items").items():
         if team in starts:
             starts[team] = max(starts[team], covered)
     return starts
+
+
+_NO_SIGNALS: Mapping[str, SignalKind] = MappingProxyType({})
+
+
+class EvaluationCache:
+    """What evaluations keep between cycles: each team's stored data and its last replay.
+
+    `prepare` reads the store's change log and reads again only what the writes since touched
+    (work items one by one; a team's actions and people signals whole). Each team's evaluation
+    then reuses every day, replay step and people view whose inputs did not change (the days of
+    `_TeamHistory.series`, the replay of `_replay`, the views of `PeopleHistory.signature`): the
+    same numbers as an evaluation without a cache, at any `as_of` (tests/test_incremental.py).
+    With `keep=False` nothing is kept: each team's data is read, evaluated and dropped, so
+    memory holds one team's open work and replay window at a time.
+    """
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
+        self.stats: Counter[str] = Counter()  # what the last evaluation computed and reused
+        self._bound: tuple[object, ...] | None = None
+        self._seq: int | None = None
+        self._data: dict[str, TeamData] = {}
+        self._memos: dict[str, _Memo] = {}
+        self._first: dict[str, float] | None = None
+        self._teams: dict[str, Team] = {}
+        self._persons: dict[str, set[str]] = {}
+        self.plugin_sources: dict[str, list[str]] = {}
+        self._all_sources: list[str] = []
+        self._window = 0.0
+        self._pseudonym: Pseudonymiser | None = None
+
+    def prepare(
+        self,
+        config: Config,
+        store: Store,
+        pseudonym: Pseudonymiser | None,
+        signals: Mapping[str, SignalKind] | None,
+    ) -> None:
+        """Bind to what evaluations read and bring the kept data up to the store's last write.
+
+        Another config, store, pseudonymiser or set of signals than the last call's starts over.
+        """
+        signals = signals if signals else _NO_SIGNALS
+        bound = (config, store, pseudonym, signals)
+        if self._bound is None or any(a is not b for a, b in zip(bound, self._bound, strict=True)):
+            self._bound = bound
+            self._forget_all()
+            self._pseudonym = pseudonym
+            self._teams = {t.name: t for t in config.teams}
+            p = pseudonym or (lambda x: x)
+            self._persons = {}
+            for t in config.teams:
+                for person in {p(m) for m in (*t.members, t.manager)}:
+                    if person is not None:
+                        self._persons.setdefault(person, set()).add(t.name)
+            self.plugin_sources = plugin_sources(config, list(signals.values()))
+            self._all_sources = sorted({s for sources in self.plugin_sources.values() for s in sources})
+            ref_days = max(int(config.pressure.reference.total_seconds() // DAY), 1)
+            self._window = (SCAN_DAYS + ref_days + 1) * DAY
+        self.stats = Counter()
+        if not self.keep:
+            return
+        if self._seq is None:
+            self._seq = store.change_seq()  # before any read: what is written after is read again
+            return
+        changes = store.changes_since(self._seq)
+        self._seq = changes.seq
+        if changes.everything:
+            self._forget_all()
+            self._seq = changes.seq
+            self.stats["everything_changed"] += 1
+            return
+        touched: dict[str, list[tuple[str, str]]] = {}
+        for team, source, ident in changes.items:
+            touched.setdefault(team, []).append((source, ident))
+        for name, keys in touched.items():
+            if name not in self._teams:
+                continue
+            if self._first is not None:
+                self._first.pop(name, None)
+                self._first.update(store.first_created(name))
+            data = self._data.get(name)
+            if data is not None:
+                data.touch_items(store, keys)
+                self.stats["items_read"] += len(keys)
+        reread = {t for t in changes.teams if t in self._teams}
+        for person in changes.persons:
+            reread |= self._persons.get(person, set())
+        for name in reread:
+            data = self._data.get(name)
+            if data is not None:
+                data.load_actions(store)
+                data.load_people(store)
+                self.stats["people_read"] += 1
+
+    def _forget_all(self) -> None:
+        self._seq = None
+        self._data.clear()
+        self._memos.clear()
+        self._first = None
+
+    def starts(self, store: Store) -> dict[str, float]:
+        """Return history_starts(store), from what is kept when the cache keeps."""
+        if not self.keep:
+            return history_starts(store)
+        if self._first is None:
+            self._first = store.first_created()
+        return _with_coverage(dict(self._first), store)
+
+    def team(self, store: Store, team: Team, as_of: float) -> tuple[TeamData, _Memo]:
+        """Return a team's data (read when not kept, or kept from too late a time) and its memo."""
+        assert self._bound is not None, "prepare() first"
+        since = as_of - self._window
+        data = self._data.get(team.name)
+        memo = self._memos.get(team.name)
+        if data is None or memo is None or since < data.floor:
+            floor = since - FLOOR_MARGIN if self.keep else since
+            data = TeamData(store, team, self._pseudonym, self._all_sources, floor)
+            memo = _Memo()
+            self._data[team.name], self._memos[team.name] = data, memo
+            self.stats["teams_read"] += 1
+        elif data.sources:
+            data.load_events(store)
+        return data, memo
+
+    def done(self, name: str) -> None:
+        """End a team's evaluation: without keeping, drop what it read."""
+        if not self.keep:
+            self._data.pop(name, None)
+            self._memos.pop(name, None)
 
 
 def evaluate(
@@ -949,19 +1318,21 @@ def evaluate(
     pseudonym: Pseudonymiser | None = None,
     signals: Mapping[str, SignalKind] | None = None,
     with_trend: bool = True,
+    cache: EvaluationCache | None = None,
 ) -> list[TeamSnapshot]:
     """Return every configured team's snapshot at `as_of`.
 
     `with_trend=False` leaves the snapshots' `trend` empty: replays that draw no page (backfill,
-    the detector evaluation) save the support trend's 59 people views per team.
+    the detector evaluation) save the support trend's 59 people views per team. `cache`: kept
+    between calls (serve's cycles), so each evaluation computes what changed since the last.
     """
-    cache = SignalCache(store, config, as_of.timestamp())
-    starts = history_starts(store)
-    trend = TrendSignals(store, config, as_of.timestamp()) if with_trend else None
-    events = PluginEvents(store, config, list((signals or {}).values()), as_of.timestamp())
+    cache = cache if cache is not None else EvaluationCache(keep=False)
+    cache.prepare(config, store, pseudonym, signals)
+    starts = cache.starts(store)
+    calendar_from = store.coverage("meeting")
     return [
         evaluate_team(
-            config, team, store, as_of, pseudonym, signals, cache, starts, trend, with_trend, events
+            config, team, store, as_of, pseudonym, signals, cache, starts, with_trend, calendar_from
         )
         for team in config.teams
     ]

@@ -9,14 +9,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from .config import Config, Team
+from .config import Config
 from .errors import TeampulseError
 from .kinds import SignalContext, SignalKind
 from .model import PersonSignal
-from .pseudonym import Pseudonymiser
-from .store import Store
 
-__all__ = ["PluginEvents", "TeamSignals", "takes_context"]
+__all__ = ["TeamSignals", "plugin_sources", "takes_context"]
 
 
 def takes_context(compute: object) -> bool | None:
@@ -49,29 +47,14 @@ class _EventsAt:
         return tuple(e for e in self._events[lo:hi] if kind is None or e.kind == kind)
 
 
-class PluginEvents:
-    """What the sources that signals read stored up to the time evaluated, loaded once per evaluation."""
-
-    def __init__(self, store: Store, config: Config, signals: Sequence[SignalKind], until: float) -> None:
-        names: dict[str, list[str]] = {s.source: [] for s in signals if s.source}
-        for name, table in config.sources.items():
-            kind = table.options.get("plugin")
-            if kind in names:
-                names[kind].append(name)
-        self.by_kind = {kind: store.source_signals(sorted(sources), until) for kind, sources in names.items()}
-
-    def team(self, team: Team, pseudonym: Pseudonymiser | None) -> dict[str, list[PersonSignal]]:
-        """Return, per source kind, the events about `team` or one of its people (manager included)."""
-        p = pseudonym or (lambda x: x)
-        people = {p(m) for m in (*team.members, team.manager)}
-        return {
-            kind: [
-                e
-                for e in events
-                if e.team == team.name or e.person in people or people.intersection(e.people)
-            ]
-            for kind, events in self.by_kind.items()
-        }
+def plugin_sources(config: Config, signals: Sequence[SignalKind]) -> dict[str, list[str]]:
+    """Return, per source kind a signal reads (SignalKind.source), the configured sources of that kind."""
+    names: dict[str, list[str]] = {s.source: [] for s in signals if s.source}
+    for name, table in config.sources.items():
+        kind = table.options.get("plugin")
+        if kind in names:
+            names[kind].append(name)
+    return {kind: sorted(sources) for kind, sources in names.items()}
 
 
 class TeamSignals:

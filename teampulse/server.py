@@ -24,10 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .app import Runtime
+from .engine import EvaluationCache
 from .errors import TeampulseError, WebhookRejected
 from .exporter import ExportState, exposition, render
 from .model import ACTION_KINDS
 from .page import _STYLE, render_page
+from .sharding import TeamElsewhere
 from .timeutil import iso, parse_time
 from .webconfig import WebConfig
 
@@ -68,6 +70,8 @@ class Service:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        # Cycles evaluate what changed since the last one, with a full replay's numbers.
+        runtime.evaluation_cache = runtime.evaluation_cache or EvaluationCache()
         self.lock = threading.Lock()
         self.state = ExportState(sources=list(runtime.config.sources))
         self.metrics = render(self.state)
@@ -317,6 +321,9 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 if since is not None:
                     since.astimezone(UTC)
                 rows = service.runtime.list_actions(team, since)
+            except TeamElsewhere as exc:
+                self._json(409, {"error": str(exc)})
+                return
             except (ValueError, OverflowError) as exc:
                 self._json(
                     400, {"error": str(exc) if isinstance(exc, ValueError) else "since is out of range"}
@@ -374,6 +381,9 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             except BadRequest as exc:
                 self._refuse(exc)
                 return
+            except TeamElsewhere as exc:  # a team of another shard: 409 names it
+                self._json(409, {"error": str(exc)})
+                return
             except ValueError as exc:
                 self._json(400, {"error": str(exc)})
                 return
@@ -423,6 +433,15 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 # input, not a server error. Its type only: the text may quote the body.
                 log.warning("webhook %s: a delivery failed to parse: %s", name, type(exc).__name__)
                 self._json(400, {"error": "the delivery could not be read"})
+                return
+            # A team that another shard serves: nothing of the delivery is stored here (its
+            # sender retries the whole delivery at the right shard).
+            runtime = service.runtime
+            elsewhere = sorted(
+                {t for ev in events if (t := getattr(ev, "team", None)) in runtime.other_teams}
+            )
+            if elsewhere:
+                self._json(409, {"error": str(runtime.selection.elsewhere(elsewhere[0]))})
                 return
             service.runtime.store_events(name, events)
             service.trigger()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import sqlite3
 import threading
@@ -29,7 +30,7 @@ from .model import (
     WorkItemsCovered,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # How long a write waits for another process's write transaction before giving up. A sync's
 # batches commit in milliseconds, so a store held for longer is held by something else (a
 # second `serve`, a `collect` beside it, a backup tool): say so instead of failing at once.
@@ -141,8 +142,36 @@ def _v7(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _v8(db: sqlite3.Connection) -> None:
+    # What each write changed, in commit order, so the engine re-reads only what a cycle touched:
+    # a work item (team, source, item), a team's actions or team-wide signals (team), a person's
+    # signals (person); a row with none of them says everything changed.
+    db.execute(
+        """CREATE TABLE changelog (
+               seq INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT, person TEXT, source TEXT, item TEXT)"""
+    )
+    # Who each signal is about (its person and its people), so one team's signals are read by
+    # its people instead of scanning every team's.
+    db.execute(
+        """CREATE TABLE signal_people (
+               person TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL,
+               PRIMARY KEY (person, source, id)) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX signal_people_signal ON signal_people (source, id)")
+    db.execute(
+        """INSERT OR IGNORE INTO signal_people (person, source, id)
+           SELECT person, source, id FROM signals WHERE person IS NOT NULL"""
+    )
+    db.execute(
+        """INSERT OR IGNORE INTO signal_people (person, source, id)
+           SELECT j.value, s.source, s.id FROM signals s, json_each(s.people) j WHERE s.people IS NOT NULL"""
+    )
+    db.execute("CREATE INDEX signals_team ON signals (team) WHERE team IS NOT NULL")
+    db.execute("CREATE INDEX signals_id ON signals (id)")  # every source's row of one id
+
+
 # Migrations in order; MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 KEY_FINGERPRINT = "pseudonym_key_fingerprint"
 # What a new key cannot re-pseudonymise: every row a source wrote (ids and people are keyed
@@ -248,6 +277,216 @@ def _item_times(item: WorkItem, entries: list[list[Any]]) -> tuple[float | None,
         # Created done or history lost: the last update is the best estimate.
         done = _epoch(item.updated)
     return started, done
+
+
+# How far the change log reaches back: a reader further behind reads everything again.
+CHANGELOG_KEEP = 100_000
+_TRIMMED = "changelog_trimmed"
+_ITEM_COLUMNS = (
+    "source, team, id, key, created, updated, status, due, assignee, sprints, started_at, done_at, history"
+)
+_SIGNAL_COLUMNS = "source, id, kind, person, team, start, end, attrs, people, owner"
+_CHUNK = 500  # keys per IN (...) query
+
+
+@dataclass(frozen=True)
+class StoreChanges:
+    """What the store's writers changed after a point of its change log."""
+
+    seq: int  # the last change read: pass it to the next changes_since
+    everything: bool  # the log does not reach back that far (or a rekey): read everything again
+    teams: frozenset[str]  # teams whose actions or team-wide signals changed
+    persons: frozenset[str]  # people (pseudonyms) whose signals changed
+    items: frozenset[tuple[str, str, str]]  # (team, source, id) of work items written or removed
+
+
+class _Changes:
+    """The changes of one write transaction, logged once each when it commits."""
+
+    def __init__(self) -> None:
+        self.rows: set[tuple[str | None, str | None, str | None, str | None]] = set()
+
+    def item(self, team: str, source: str, ident: str) -> None:
+        self.rows.add((team, None, source, ident))
+
+    def team(self, team: str | None) -> None:
+        if team is not None:
+            self.rows.add((team, None, None, None))
+
+    def signal(self, row: Sequence[Any]) -> None:
+        """Log a signal row as _SIGNAL_COLUMNS orders it: its people and its team."""
+        self.team(row[4])
+        for person in _signal_persons(row):
+            self.rows.add((None, person, None, None))
+
+    def everything(self) -> None:
+        self.rows.add((None, None, None, None))
+
+    def write(self, db: sqlite3.Connection) -> None:
+        rows: list[tuple[str | None, ...]] = sorted(self.rows, key=_sort_key)
+        db.executemany("INSERT INTO changelog (team, person, source, item) VALUES (?, ?, ?, ?)", rows)
+
+
+def _sort_key(row: tuple[str | None, ...]) -> tuple[str, ...]:
+    return tuple(v or "" for v in row)
+
+
+def _signal_persons(row: Sequence[Any]) -> set[str]:
+    """Return who a signal row (_SIGNAL_COLUMNS) is about: its person and its people."""
+    persons = {str(p) for p in orjson.loads(row[8])} if row[8] else set()
+    if row[3] is not None:
+        persons.add(row[3])
+    return persons
+
+
+def _chunks(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
+
+
+def _write_items(db: sqlite3.Connection, items: Sequence[tuple[Any, ...]], log: _Changes) -> None:
+    """Upsert work items; an item whose row would not change is not written and not logged."""
+    latest: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for row in items:
+        latest[(row[0], row[1], row[2])] = row  # the last of a batch wins, as in order
+    by_team: dict[tuple[str, str], list[str]] = {}
+    for source, team, ident in latest:
+        by_team.setdefault((source, team), []).append(ident)
+    stored: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for (source, team), idents in by_team.items():
+        for chunk in _chunks(idents):
+            marks = ", ".join("?" for _ in chunk)
+            for row in db.execute(
+                f"""SELECT {_ITEM_COLUMNS}, removed_at FROM work_items
+                    WHERE source = ? AND team = ? AND id IN ({marks})""",
+                (source, team, *chunk),
+            ):
+                stored[(row[0], row[1], row[2])] = tuple(row)
+    changed = [row for key, row in latest.items() if stored.get(key) != (*row, None)]
+    db.executemany(
+        f"""INSERT INTO work_items ({_ITEM_COLUMNS}, removed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+            ON CONFLICT (source, team, id) DO UPDATE SET key=excluded.key,
+                created=excluded.created, updated=excluded.updated, status=excluded.status,
+                due=excluded.due, assignee=excluded.assignee, sprints=excluded.sprints,
+                started_at=excluded.started_at, done_at=excluded.done_at,
+                history=excluded.history, removed_at=NULL""",
+        changed,
+    )
+    for row in changed:
+        log.item(row[1], row[0], row[2])
+
+
+def _stored_signals(
+    db: sqlite3.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    by_source: dict[str, list[str]] = {}
+    for source, ident in keys:
+        by_source.setdefault(source, []).append(ident)
+    found: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for source, idents in by_source.items():
+        for chunk in _chunks(idents):
+            marks = ", ".join("?" for _ in chunk)
+            for row in db.execute(
+                f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE source = ? AND id IN ({marks})",
+                (source, *chunk),
+            ):
+                found[(row[0], row[1])] = tuple(row)
+    return found
+
+
+def _write_signals(
+    db: sqlite3.Connection,
+    signals: Sequence[tuple[Any, ...]],
+    replaced: Sequence[tuple[Any, ...]],
+    log: _Changes,
+) -> None:
+    """Drop what re-read windows no longer say, then upsert the signals that changed.
+
+    The same rows as deleting each window and inserting the batch, but a signal said again
+    unchanged is neither rewritten nor logged: a calendar read whole every cycle changes nothing.
+    """
+    doomed: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for window in replaced:
+        for row in db.execute(
+            f"""SELECT {_SIGNAL_COLUMNS} FROM signals
+                WHERE source = ? AND owner = ? AND kind = ? AND start >= ? AND start <= ?""",
+            window,
+        ):
+            doomed[(row[0], row[1])] = tuple(row)
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in signals:
+        latest[(row[0], row[1])] = row
+    stored = _stored_signals(db, [key for key in latest if key not in doomed])
+    stored.update(doomed)
+    gone = [key for key in doomed if key not in latest]
+    changed = [row for key, row in latest.items() if stored.get(key) != row]
+    # Whose calendar said it (the owner) is not logged: a meeting two calendars show, read from
+    # each in turn, changes owner every cycle and nothing else. (Only a plugin's events carry
+    # it to the engine, and those are read again every evaluation.)
+    shown = [row for row in changed if (stored.get((row[0], row[1])) or ())[:9] != row[:9]]
+    for key in gone:
+        log.signal(doomed[key])
+    # Another source's row of the same id may be the one that counts (or stop being): its
+    # people's data changed too.
+    touched = {*gone, *((row[0], row[1]) for row in shown)}
+    for chunk in _chunks(sorted({ident for _source, ident in touched})):
+        marks = ", ".join("?" for _ in chunk)
+        for row in db.execute(f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE id IN ({marks})", tuple(chunk)):
+            if (row[0], row[1]) not in touched:
+                log.signal(row)
+    db.executemany("DELETE FROM signals WHERE source = ? AND id = ?", gone)
+    db.executemany("DELETE FROM signal_people WHERE source = ? AND id = ?", gone)
+    db.executemany(
+        f"INSERT OR REPLACE INTO signals ({_SIGNAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", changed
+    )
+    db.executemany("DELETE FROM signal_people WHERE source = ? AND id = ?", [row[:2] for row in changed])
+    db.executemany(
+        "INSERT OR IGNORE INTO signal_people (person, source, id) VALUES (?, ?, ?)",
+        [(person, row[0], row[1]) for row in changed for person in _signal_persons(row)],
+    )
+    for row in shown:
+        log.signal(row)
+        old = stored.get((row[0], row[1]))
+        if old is not None:
+            log.signal(old)
+
+
+def _write_actions(db: sqlite3.Connection, actions: Sequence[tuple[Any, ...]], log: _Changes) -> None:
+    latest = {(row[0], row[1]): row for row in actions}
+    changed = []
+    for key, row in latest.items():
+        old = db.execute("SELECT * FROM actions WHERE source = ? AND id = ?", key).fetchone()
+        if old is None or tuple(old) != row:
+            changed.append(row)
+            log.team(row[2])
+            if old is not None:
+                log.team(old[2])
+    db.executemany("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?)", changed)
+
+
+def _trim_changelog(db: sqlite3.Connection, keep: int) -> None:
+    """Forget all but the last `keep` changes, remembering how far the log was cut."""
+    last = db.execute("SELECT MAX(seq) FROM changelog").fetchone()[0]
+    if last is not None and last > keep:
+        cut = int(last) - keep
+        if db.execute("DELETE FROM changelog WHERE seq <= ?", (cut,)).rowcount:
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_TRIMMED, str(cut)))
+
+
+def _person_signal(r: Sequence[Any]) -> PersonSignal:
+    """Return a PersonSignal from (id, kind, start, end, person, team, attrs, people, owner)."""
+    return PersonSignal(
+        id=r[0],
+        kind=r[1],
+        start=datetime.fromtimestamp(r[2], UTC),
+        end=datetime.fromtimestamp(r[3], UTC),
+        person=r[4],
+        team=r[5],
+        attrs=MappingProxyType(json.loads(r[6]) if r[6] else {}),
+        people=tuple(json.loads(r[7] or "[]")),
+        owner=r[8],
+    )
 
 
 class StoreLocked(TeampulseError):
@@ -390,6 +629,10 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (KEY_FINGERPRINT, fingerprint)
             )
+            db.execute("DELETE FROM signal_people")
+            log = _Changes()
+            log.everything()
+            log.write(db)
         return gone
 
     # -- writing -------------------------------------------------------------------------
@@ -470,41 +713,27 @@ class Store:
             else:
                 raise TypeError(f"not an event: {type(ev).__name__}")
         with self.transaction() as db:
-            db.executemany(
-                """INSERT INTO work_items (source, team, id, key, created, updated, status, due,
-                       assignee, sprints, started_at, done_at, history, removed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
-                   ON CONFLICT (source, team, id) DO UPDATE SET key=excluded.key,
-                       created=excluded.created, updated=excluded.updated, status=excluded.status,
-                       due=excluded.due, assignee=excluded.assignee, sprints=excluded.sprints,
-                       started_at=excluded.started_at, done_at=excluded.done_at,
-                       history=excluded.history, removed_at=NULL""",
-                items,
-            )
-            db.executemany(
-                "UPDATE work_items SET removed_at = ? WHERE source = ? AND team = ? AND id = ?", removed
-            )
-            db.executemany(
-                "DELETE FROM signals WHERE source = ? AND owner = ? AND kind = ? AND start >= ? AND start <= ?",
-                replaced,
-            )
+            log = _Changes()
+            _write_items(db, items, log)
+            for row in removed:
+                if db.execute(
+                    "UPDATE work_items SET removed_at = ? WHERE source = ? AND team = ? AND id = ?", row
+                ).rowcount:
+                    log.item(row[2], row[1], row[3])
+            _write_signals(db, signals, replaced, log)
             # A window read whole is covered: keep the earliest start each owner's data reaches.
             db.executemany(
                 """INSERT INTO coverage (source, owner, kind, start) VALUES (?, ?, ?, ?)
                    ON CONFLICT (source, owner, kind) DO UPDATE SET start = MIN(start, excluded.start)""",
                 [row[:4] for row in replaced] + covered,
             )
-            db.executemany(
-                """INSERT OR REPLACE INTO signals (source, id, kind, person, team, start, end, attrs, people, owner)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                signals,
-            )
-            db.executemany("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?)", actions)
+            _write_actions(db, actions, log)
             if cursor is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?)",
                     (source, json.dumps(cursor, sort_keys=True), now),
                 )
+            log.write(db)
 
     def cursor(self, source: str) -> dict[str, Any] | None:
         """Return the last committed cursor of a source."""
@@ -551,18 +780,40 @@ class Store:
     def remove_action(self, ident: str) -> bool:
         """Delete an action recorded by hand or through the API; return whether one went."""
         with self.transaction() as db:
+            log = _Changes()
+            for (team,) in db.execute(
+                "SELECT team FROM actions WHERE id = ? AND source IN ('recorded', 'api')", (ident,)
+            ).fetchall():
+                log.team(team)
             n = db.execute(
                 "DELETE FROM actions WHERE id = ? AND source IN ('recorded', 'api')", (ident,)
             ).rowcount
+            log.write(db)
         return n > 0
 
     def prune(self, before: float) -> int:
         """Delete events older than `before`; return how many rows went."""
         with self.transaction() as db:
+            log = _Changes()
+            for row in db.execute(f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE end < ?", (before,)):
+                log.signal(row)
+            db.execute(
+                """DELETE FROM signal_people WHERE (source, id) IN
+                   (SELECT source, id FROM signals WHERE end < ?)""",
+                (before,),
+            )
             n = db.execute("DELETE FROM signals WHERE end < ?", (before,)).rowcount
+            for (team,) in db.execute("SELECT DISTINCT team FROM actions WHERE at < ?", (before,)):
+                log.team(team)
             n += db.execute("DELETE FROM actions WHERE at < ?", (before,)).rowcount
             gone = "done_at < ? OR removed_at < ?"
+            for team, source, ident in db.execute(
+                f"SELECT team, source, id FROM work_items WHERE {gone}", (before, before)
+            ):
+                log.item(team, source, ident)
             n += db.execute(f"DELETE FROM work_items WHERE {gone}", (before, before)).rowcount
+            log.write(db)
+            _trim_changelog(db, CHANGELOG_KEEP)
         return n
 
     # -- reading -------------------------------------------------------------------------
@@ -581,6 +832,123 @@ class Store:
             for r in rows
         ]
 
+    def team_items_by_id(self, team: str, keys: Iterable[tuple[str, str]]) -> list[ItemRow]:
+        """Return these (source, id) of a team's items as team_items would (not the removed ones)."""
+        by_source: dict[str, list[str]] = {}
+        for source, ident in keys:
+            by_source.setdefault(source, []).append(ident)
+        rows = []
+        with self._lock:
+            for source, idents in sorted(by_source.items()):
+                for chunk in _chunks(sorted(idents)):
+                    marks = ", ".join("?" for _ in chunk)
+                    rows += self._db.execute(
+                        f"""SELECT source, id, created, status, due, assignee, sprints, started_at, done_at,
+                                   history
+                            FROM work_items WHERE team = ? AND source = ? AND removed_at IS NULL
+                            AND id IN ({marks})""",
+                        (team, source, *chunk),
+                    ).fetchall()
+        return [
+            ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else [], r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    def completed_before(self, team: str, before: float) -> int:
+        """Return how many of a team's items were done before `before` (not at it)."""
+        with self._lock:
+            row = self._db.execute(
+                """SELECT COUNT(*) FROM work_items
+                   WHERE team = ? AND removed_at IS NULL AND done_at < ?""",
+                (team, before),
+            ).fetchone()
+        return int(row[0])
+
+    def change_seq(self) -> int:
+        """Return the last change logged (0 before any)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM changelog").fetchone()
+            trimmed = self._db.execute("SELECT value FROM meta WHERE name = ?", (_TRIMMED,)).fetchone()
+        return max(int(row[0] or 0), int(trimmed[0]) if trimmed else 0)
+
+    def changes_since(self, seq: int) -> StoreChanges:
+        """Return what was written after change `seq` (change_seq() or a StoreChanges' seq)."""
+        teams: set[str] = set()
+        persons: set[str] = set()
+        items: set[tuple[str, str, str]] = set()
+        everything = False
+        with self._lock:
+            self._db.execute("BEGIN")  # one snapshot: the marker and the rows after it agree
+            try:
+                trimmed = self._db.execute("SELECT value FROM meta WHERE name = ?", (_TRIMMED,)).fetchone()
+                rows = self._db.execute(
+                    "SELECT seq, team, person, source, item FROM changelog WHERE seq > ? ORDER BY seq", (seq,)
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        if trimmed is not None and seq < int(trimmed[0]):
+            everything = True  # changes after seq were forgotten
+        last = seq
+        for at, team, person, source, item in rows:
+            last = at
+            if item is not None:
+                items.add((team, source, item))
+            elif team is not None:
+                teams.add(team)
+            elif person is not None:
+                persons.add(person)
+            else:
+                everything = True
+        if trimmed is not None:
+            last = max(last, int(trimmed[0]))
+        return StoreChanges(last, everything, frozenset(teams), frozenset(persons), frozenset(items))
+
+    def people_signals(
+        self, kinds: Sequence[str], persons: Iterable[str], team: str | None = None
+    ) -> dict[str, list[SignalRow]]:
+        """Return, per kind, the signals about any of `persons` (their person or one of their
+        people) or about `team`, each id with every source's row for it, ordered by start, id, source."""
+        persons = sorted(set(persons))
+        if not kinds or not (persons or team is not None):
+            return {}
+        kind_marks = ", ".join("?" for _ in kinds)
+        ids: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(persons):
+                marks = ", ".join("?" for _ in chunk)
+                ids.update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT DISTINCT id FROM signal_people WHERE person IN ({marks})", tuple(chunk)
+                    )
+                )
+            if team is not None:
+                ids.update(r[0] for r in self._db.execute("SELECT id FROM signals WHERE team = ?", (team,)))
+            rows: list[Any] = []
+            for chunk in _chunks(sorted(ids)):
+                marks = ", ".join("?" for _ in chunk)
+                # "+kind": look the rows up by id, not by scanning every signal of the kind.
+                rows += self._db.execute(
+                    f"""SELECT kind, id, person, team, start, end, attrs, people, source FROM signals
+                        WHERE id IN ({marks}) AND +kind IN ({kind_marks})""",
+                    (*chunk, *kinds),
+                ).fetchall()
+        rows.sort(key=lambda r: (r[4], r[1], r[8]))
+        out: dict[str, list[SignalRow]] = {kind: [] for kind in kinds}
+        for r in rows:
+            out[r[0]].append(
+                SignalRow(
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    json.loads(r[6]) if r[6] else {},
+                    tuple(json.loads(r[7] or "[]")),
+                )
+            )
+        return out
+
     def item_changes(self, items: Iterable[ItemRow]) -> dict[tuple[str, str], list[ChangeRow]]:
         """Return the changes of these items, oldest first, keyed by (source, item id)."""
         result: dict[tuple[str, str], list[ChangeRow]] = {}
@@ -591,12 +959,19 @@ class Store:
             ]
         return result
 
-    def first_created(self) -> dict[str, float]:
-        """Return, per team, when its earliest stored work item was created."""
+    def first_created(self, team: str | None = None) -> dict[str, float]:
+        """Return, per team (or for `team` alone), when its earliest stored work item was created."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT team, MIN(created) FROM work_items WHERE removed_at IS NULL GROUP BY team"
-            ).fetchall()
+            if team is None:
+                rows = self._db.execute(
+                    "SELECT team, MIN(created) FROM work_items WHERE removed_at IS NULL GROUP BY team"
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    """SELECT team, MIN(created) FROM work_items WHERE team = ? AND removed_at IS NULL
+                       GROUP BY team""",
+                    (team,),
+                ).fetchall()
         return {str(r[0]): float(r[1]) for r in rows}
 
     def coverage(self, kind: str) -> dict[str, float]:
@@ -624,7 +999,8 @@ class Store:
         """Return a team's leadership actions as (kind, at, person)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT kind, at, person FROM actions WHERE team = ? AND at >= ? AND at <= ? ORDER BY at",
+                """SELECT kind, at, person FROM actions WHERE team = ? AND at >= ? AND at <= ?
+                   ORDER BY at, kind, source, id""",
                 (team, since, until),
             ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
@@ -645,7 +1021,7 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 """SELECT id, person, team, start, end, attrs, people FROM signals
-                   WHERE kind = ? AND end >= ? AND start <= ? ORDER BY start, id""",
+                   WHERE kind = ? AND end >= ? AND start <= ? ORDER BY start, id, source""",
                 (kind, since, until),
             ).fetchall()
         return [
@@ -669,23 +1045,48 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 f"""SELECT id, kind, start, end, person, team, attrs, people, owner FROM signals
-                    WHERE source IN ({marks}) AND start <= ? ORDER BY start, id""",
+                    WHERE source IN ({marks}) AND start <= ? ORDER BY start, id, source""",
                 (*sources, until),
             ).fetchall()
-        return [
-            PersonSignal(
-                id=r[0],
-                kind=r[1],
-                start=datetime.fromtimestamp(r[2], UTC),
-                end=datetime.fromtimestamp(r[3], UTC),
-                person=r[4],
-                team=r[5],
-                attrs=MappingProxyType(json.loads(r[6]) if r[6] else {}),
-                people=tuple(json.loads(r[7] or "[]")),
-                owner=r[8],
+        return [_person_signal(r) for r in rows]
+
+    def team_source_signals(
+        self, sources: Sequence[str], persons: Iterable[str], team: str
+    ) -> list[tuple[str, PersonSignal]]:
+        """Return (source, event) of these sources' events about `persons` or `team`, by start, id, source."""
+        if not sources:
+            return []
+        source_marks = ", ".join("?" for _ in sources)
+        keys: set[tuple[str, str]] = set()
+        with self._lock:
+            for chunk in _chunks(sorted(set(persons))):
+                marks = ", ".join("?" for _ in chunk)
+                keys.update(
+                    (r[0], r[1])
+                    for r in self._db.execute(
+                        f"""SELECT source, id FROM signal_people
+                            WHERE person IN ({marks}) AND source IN ({source_marks})""",
+                        (*chunk, *sources),
+                    )
+                )
+            keys.update(
+                (r[0], r[1])
+                for r in self._db.execute(
+                    f"SELECT source, id FROM signals WHERE team = ? AND source IN ({source_marks})",
+                    (team, *sources),
+                )
             )
-            for r in rows
-        ]
+            rows: list[Any] = []
+            for source, idents in itertools.groupby(sorted(keys), key=itemgetter(0)):
+                for chunk in _chunks([ident for _s, ident in idents]):
+                    marks = ", ".join("?" for _ in chunk)
+                    rows += self._db.execute(
+                        f"""SELECT id, kind, start, end, person, team, attrs, people, owner, source
+                            FROM signals WHERE source = ? AND id IN ({marks})""",
+                        (source, *chunk),
+                    ).fetchall()
+        rows.sort(key=lambda r: (r[2], r[0], r[9]))
+        return [(r[9], _person_signal(r)) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Return row counts per table (for tests and diagnostics)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import NOW, Items
 
@@ -74,8 +75,23 @@ def test_cache_age_in_both_formats_and_openmetrics_ends_with_eof(basic_config: P
         state, "application/openmetrics-text", cached=cached, now=state.collected_at + 7
     )
     assert content_type == OPENMETRICS_CONTENT_TYPE
-    assert om.endswith(b"teampulse_cache_age_seconds 7.0\n# EOF\n")
+    assert om.endswith(b"teampulse_cache_age_seconds 7.000\n# EOF\n")
     assert b"# TYPE teampulse_cache_age_seconds gauge" in om
+    assert om.count(b"# EOF") == 1 and om.count(b"\nteampulse_cache_age_seconds ") == 1
+
+
+def test_openmetrics_is_rendered_once_per_state(basic_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prometheus asks for OpenMetrics at every scrape: 50 scrapers re-rendering it waited seconds.
+    import teampulse.exporter as exporter_mod
+
+    state = _runtime(basic_config).state(as_of=NOW)
+    renders: list[bool] = []
+    real = exporter_mod.render
+    monkeypatch.setattr(exporter_mod, "render", lambda *a, **k: renders.append(True) or real(*a, **k))
+    first, _ = exposition(state, "application/openmetrics-text", now=state.collected_at + 1)
+    second, _ = exposition(state, "application/openmetrics-text", now=state.collected_at + 2)
+    assert len(renders) == 1
+    assert first.replace(b"seconds 1.000", b"seconds 2.000") == second
 
 
 def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Items) -> None:

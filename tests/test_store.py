@@ -104,7 +104,9 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.execute("INSERT INTO changes VALUES ('jira', '1', 'a', 10, 'status', 'new', 'indeterminate', 'p_9')")
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 7
+    assert store.schema_version() == SCHEMA_VERSION == 8
+    # version 8 indexes who each stored signal is about
+    assert [r.id for r in store.people_signals(["time_off"], ["p_1"])["time_off"]] == ["old"]
     store.bind_key("f1")  # a store from before fingerprints adopts its first key
     assert store.meta("pseudonym_key_fingerprint") == "f1"
     meeting = PersonSignal("m", "meeting", NOW, NOW, people=("p_1", "p_2"))
