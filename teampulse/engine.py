@@ -546,6 +546,10 @@ class _TeamHistory:
         theirs = _covering(index.get(person), just_before)
         return theirs >= 2 and theirs >= OVERLOAD_FACTOR * team / max(self.members, 1)
 
+    def holders(self, t: float) -> set[str]:
+        """Return who holds work in progress at `t` (the assignees of the items in progress)."""
+        return {who for who, spans in self._wip_index().items() if who is not None and _covering(spans, t)}
+
     def _wip_index(self) -> dict[str | None, tuple[list[float], list[float]]]:
         """Index when each person (and, under None, the team) held each item in progress."""
         if self._wip is not None:
@@ -1068,7 +1072,7 @@ def _evaluate(
     # The people carrying the load: members holding work in progress now, not on leave.
     member_set = set(people.members)
     away = people.on_leave(t_end)
-    holding = {i.assignee_on(t_end) for i in history.items if i.status_on(t_end) == IN_PROGRESS}
+    holding = history.holders(t_end)
     carriers: set[str] = {p for p in holding if p in member_set and p not in away} or (member_set - away)
     cadence_of: dict[str, str] = {}
     if onset is not None:
