@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,29 @@ from teampulse.testing import free_port, wait_until  # noqa: F401
 
 # The fuzz tests' size: a fixed, derandomised fast form in `make test`, N per target in `make fuzz`.
 FUZZ_EXAMPLES = int(os.environ.get("TEAMPULSE_FUZZ_EXAMPLES", "0") or 0)
+
+
+@dataclass
+class Tally:
+    """A fuzz target's count: inputs tried, those that failed, and the figures `make fuzz` prints."""
+
+    target: str
+    tried: int = 0
+    built: int = 0  # for targets that also count the inputs that were valid
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, what: str) -> None:
+        """Count one input; keep what failed, shortened."""
+        self.tried += 1
+        if not ok:
+            self.failures.append(what[:300])
+
+    def report(self) -> None:
+        """Print "fuzz TARGET: tried N, survived N, failures N"."""
+        print(
+            f"\nfuzz {self.target}: tried {self.tried}, survived {self.tried - len(self.failures)}, "
+            f"failures {len(self.failures)}"
+        )
 
 
 def fuzz_settings(fast: int) -> Any:

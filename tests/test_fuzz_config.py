@@ -22,7 +22,6 @@ import socket
 import tomllib
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import FUZZ_EXAMPLES, calendar_workdir, fuzz_settings, self_signed_cert
+from support import FUZZ_EXAMPLES, Tally, calendar_workdir, fuzz_settings, self_signed_cert
 
 from teampulse import config as config_mod
 from teampulse.collect import build_notifiers, build_sources
@@ -39,25 +38,6 @@ from teampulse.plugins import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = FUZZ_EXAMPLES
-
-
-@dataclass
-class Tally:
-    target: str
-    tried: int = 0
-    built: int = 0  # configs that loaded and built every source and notifier
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, ok: bool, what: str) -> None:
-        self.tried += 1
-        if not ok:
-            self.failures.append(what[:300])
-
-    def report(self) -> None:
-        print(
-            f"\nfuzz {self.target}: tried {self.tried}, survived {self.tried - len(self.failures)}, "
-            f"failures {len(self.failures)}"
-        )
 
 
 # --- the config every mutation starts from ------------------------------------------------------

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from support import FUZZ_EXAMPLES, fuzz_settings, self_signed_cert
+from support import FUZZ_EXAMPLES, Tally, fuzz_settings, self_signed_cert
 from test_serve_hardening import SECRET, TOKEN, Served, serving, status_of  # noqa: F401 - a fixture
 
 from teampulse.errors import ConfigError
@@ -33,24 +32,6 @@ from teampulse.model import ACTION_KINDS
 from teampulse.webconfig import load_web_config
 
 EXAMPLES = FUZZ_EXAMPLES
-
-
-@dataclass
-class Tally:
-    target: str
-    tried: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    def check(self, ok: bool, what: str) -> None:
-        self.tried += 1
-        if not ok:
-            self.failures.append(what[:300])
-
-    def report(self) -> None:
-        print(
-            f"\nfuzz {self.target}: tried {self.tried}, survived {self.tried - len(self.failures)}, "
-            f"failures {len(self.failures)}"
-        )
 
 
 # --- inputs -------------------------------------------------------------------------------------
