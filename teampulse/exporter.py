@@ -33,10 +33,10 @@ CACHE_AGE_HELP = "Seconds since the served values were computed."
 # deployment that hosts its own copy changes it here, not in every generated file).
 RUNBOOK_URL = "https://github.com/teampulse/teampulse/blob/main/docs/runbook.md"
 
-# Cycle-time buckets in seconds, from an hour to a quarter: fixed, so histograms of every
-# team and instance add up.
+# Cycle-time buckets in seconds, from a day to the 28-day window: fixed, so histograms of every
+# team and instance add up. Six, not more: each bucket is a series per team (a budget of 40).
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
-CYCLE_TIME_BUCKETS = (HOUR, 4 * HOUR, DAY, 2 * DAY, 4 * DAY, WEEK, 2 * WEEK, 4 * WEEK, 8 * WEEK, 13 * WEEK)
+CYCLE_TIME_BUCKETS = (DAY, 2 * DAY, 4 * DAY, WEEK, 2 * WEEK, 4 * WEEK)
 CYCLE_TIME_WINDOW_DAYS = 28  # the engine's window for recent cycle times
 
 # The 0..1 indices got their `_ratio` names; the old names are served for one more release.
@@ -161,16 +161,18 @@ class SnapshotCollector(Collector):
             "teampulse_team_learning",
             "1 while the team has less history than the reference window (no normal yet, no episode), else 0.",
         )
+        # One series for the state the team is in, not one per state: five zeros a team would
+        # be a sixth of its series budget.
         state = _gauge(
             "teampulse_team_state",
-            "1 for the team's current state, 0 for the others: learning, calm, in_grace, answered, "
-            "unanswered, elevated (an episode not judged: no people data, or easing).",
+            "Always 1, labelled with the team's current state: one of "
+            + ", ".join(str(one) for one in TeamState)
+            + " (elevated: an episode not judged, for want of people data or while easing).",
             ("team", "state"),
         )
         for snap in s.snapshots:
             learning.add_metric([snap.team], 1.0 if snap.learning else 0.0)
-            for one in TeamState:
-                state.add_metric([snap.team, str(one)], 1.0 if snap.state is one else 0.0)
+            state.add_metric([snap.team, str(snap.state)], 1.0)
         yield learning
         yield state
 
@@ -303,16 +305,27 @@ class SnapshotCollector(Collector):
         yield from (on_leave, available, after_hours, overridden, score, responses, rate)
 
     def _thresholds(self) -> Iterator[Metric]:
-        """Yield the thresholds in force, as the alerts' evidence names them, per team or source."""
+        """Yield the thresholds in force, as the alerts' evidence names them: the instance's, or per source.
+
+        The pressure thresholds come from the config, the same for every team: one series each,
+        not one per team (the rules match them on every label but `team`).
+        """
         families = {
-            key: _gauge(name, doc, ("source",) if key == "source_down_after_seconds" else ("team",))
+            key: GaugeMetricFamily(name, doc, labels=["source"] if key == "source_down_after_seconds" else [])
             for key, (name, doc) in THRESHOLDS.items()
         }
+        seen: set[str] = set()
         for alert in self.state.alerts:
-            label = alert.labels.get("source" if alert.alert == SOURCE_DOWN_ALERT else "team")
+            per_source = alert.alert == SOURCE_DOWN_ALERT
             for key, value in alert.evidence.get("thresholds", {}).items():
-                if key in families and label is not None:
-                    families[key].add_metric([label], float(value))
+                if key not in families:
+                    continue
+                if per_source:
+                    if (source := alert.labels.get("source")) is not None:
+                        families[key].add_metric([source], float(value))
+                elif key not in seen:
+                    seen.add(key)
+                    families[key].add_metric([], float(value))
         yield from families.values()
 
     def _self_metrics(self) -> Iterator[Metric]:
@@ -473,25 +486,42 @@ def wants_openmetrics(accept: str | None) -> bool:
 
 
 def exposition(
-    state: ExportState, accept: str | None, cached: bytes | None = None, now: float | None = None
+    state: ExportState,
+    accept: str | None,
+    cached: bytes | None = None,
+    now: float | None = None,
+    cached_openmetrics: bytes | None = None,
 ) -> tuple[bytes, str]:
-    """Return the body and content type of a scrape: OpenMetrics when asked for, else 0.0.4 text.
+    """Return the body and content type of a scrape: OpenMetrics when asked for, else 0.0.4 text."""
+    parts, content_type = exposition_parts(state, accept, cached, now, cached_openmetrics)
+    return b"".join(parts), content_type
 
-    `cached` is the state's 0.0.4 rendering, made once per cycle; OpenMetrics is rendered once
-    per state too, and its `# EOF` follows the cache age.
+
+def exposition_parts(
+    state: ExportState,
+    accept: str | None,
+    cached: bytes | None = None,
+    now: float | None = None,
+    cached_openmetrics: bytes | None = None,
+) -> tuple[tuple[bytes, ...], str]:
+    """Return a scrape's body as parts to send in turn (the cached rendering is not copied), and its type.
+
+    `cached` is the state's 0.0.4 rendering and `cached_openmetrics` its OpenMetrics rendering
+    without `# EOF`, both made once per cycle; without them they are rendered once per state.
+    The cache age, the one value that changes between scrapes, follows them.
     """
     now = now if now is not None else time.time()
     if wants_openmetrics(accept):
-        return _openmetrics_without_eof(state) + age_lines(state, now) + b"# EOF\n", OPENMETRICS_CONTENT_TYPE
-    body = cached if cached is not None else render(state)
-    return body + age_lines(state, now), TEXT_CONTENT_TYPE
+        body = cached_openmetrics if cached_openmetrics is not None else openmetrics_without_eof(state)
+        return (body, age_lines(state, now) + b"# EOF\n"), OPENMETRICS_CONTENT_TYPE
+    return (cached if cached is not None else render(state), age_lines(state, now)), TEXT_CONTENT_TYPE
 
 
 _OPENMETRICS_CACHE: tuple[ExportState, bytes] | None = None
 _OPENMETRICS_LOCK = threading.Lock()
 
 
-def _openmetrics_without_eof(state: ExportState) -> bytes:
+def openmetrics_without_eof(state: ExportState) -> bytes:
     """Return the state's OpenMetrics rendering without its `# EOF`, rendered once per state.
 
     Prometheus asks for OpenMetrics; rendering it at every scrape cost 75 ms for 50 teams, so

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from .app import Runtime
 from .engine import EvaluationCache
 from .errors import TeampulseError, WebhookRejected
-from .exporter import ExportState, exposition, render
+from .exporter import ExportState, exposition_parts, openmetrics_without_eof, render
 from .model import ACTION_KINDS
 from .page import _STYLE, render_page
 from .sharding import TeamElsewhere
@@ -75,6 +75,7 @@ class Service:
         self.lock = threading.Lock()
         self.state = ExportState(sources=list(runtime.config.sources))
         self.metrics = render(self.state)
+        self.openmetrics = openmetrics_without_eof(self.state)
         self.cycles = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -102,9 +103,10 @@ class Service:
         state = self.runtime.state(started=started)
         if collect:
             self.runtime.notify(state)
-        body = render(state)
+        # Both formats here, in the collector's thread: a scrape only sends bytes.
+        body, openmetrics = render(state), openmetrics_without_eof(state)
         with self.lock:
-            self.state, self.metrics = state, body
+            self.state, self.metrics, self.openmetrics = state, body, openmetrics
             self.cycles += 1
 
     def _log_problem_changes(self, problems: dict[str, int]) -> None:
@@ -153,6 +155,8 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "teampulse"
+        # A reply's last segment would wait for the client's delayed ACK of the one before.
+        disable_nagle_algorithm = True
         # A client that connects and then says nothing gives up its thread after this long.
         timeout = CLIENT_TIMEOUT
         _replied = False
@@ -190,16 +194,18 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                     with contextlib.suppress(OSError):
                         self._json(500, {"error": "internal error (logged)"}, indent=None)
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status: int, body: bytes | tuple[bytes, ...], content_type: str) -> None:
+            parts = body if isinstance(body, tuple) else (body,)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(sum(len(part) for part in parts)))
             self.send_header("Cache-Control", "no-store")
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(body)
+                for part in parts:
+                    self.wfile.write(part)
 
         def _json(self, status: int, data: Any, indent: int | None = 2) -> None:
             self._send(status, json.dumps(data, indent=indent).encode() + b"\n", "application/json")
@@ -234,11 +240,13 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 return
             path = self.path.split("?", 1)[0]
             with service.lock:
-                state, metrics = service.state, service.metrics
+                state, metrics, openmetrics = service.state, service.metrics, service.openmetrics
             if path == "/metrics":
                 # OpenMetrics when the scraper asks for it (Prometheus does), else the 0.0.4 text.
-                body, content_type = exposition(state, self.headers.get("Accept"), cached=metrics)
-                self._send(200, body, content_type)
+                parts, content_type = exposition_parts(
+                    state, self.headers.get("Accept"), cached=metrics, cached_openmetrics=openmetrics
+                )
+                self._send(200, parts, content_type)
             elif path == "/healthz":
                 self._healthz(state)
             elif path == "/":
@@ -523,6 +531,7 @@ CLIENT_TIMEOUT = 30.0
 # Connections served at once, in all and from one address (serve --max-connections, and
 # --max-connections-per-client; behind a reverse proxy every client has the proxy's address).
 MAX_CONNECTIONS = 64
+SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 MAX_CONNECTIONS_PER_CLIENT = 16
 
 
@@ -654,6 +663,10 @@ def listen(
     per_client: int = MAX_CONNECTIONS_PER_CLIENT,
 ) -> tuple[_Server, Service]:
     """Bind the address before anything slow runs; raises TeampulseError when it cannot."""
+    # The collector's thread holds the GIL while it evaluates; a scrape waiting for it would
+    # wait out the 5 ms switch interval at each of its reads and writes (p99 274 ms for 50
+    # scrapers at once). Waiters are served within 0.5 ms; with nobody waiting it costs nothing.
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     service = Service(runtime)
     server_class = _IPv6Server if ":" in host else _Server
     try:

@@ -225,7 +225,7 @@ def test_team_dashboard_pairs_process_with_people() -> None:
     ):
         assert metric in exprs, metric
     # the alert threshold is drawn from the thresholds teampulse exports, as the rules read them
-    assert f'+ {RISE}{{team="$team"}} < {HIGH}' in exprs
+    assert f"+ ignoring (team) group_left {RISE} < ignoring (team) group_left {HIGH}" in exprs
     assert any("leadership_actions" in a["expr"] for a in board["annotations"]["list"])
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from teampulse_jira_emulator import EmulatorServer, generate_organisation
 
 from teampulse.app import Runtime
 from teampulse.exporter import DEPRECATED, ExportState, render, wants_openmetrics
+from teampulse.states import TeamState
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday: the demo's crunch is on
 KEY = "promtool-key-0123456789abc"
@@ -146,11 +148,10 @@ def test_meeting_time_is_exported_in_seconds(demo: Demo, monkeypatch: pytest.Mon
 def test_thresholds_in_force_are_exported(
     demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    defaults = re.findall(
-        r'^teampulse_alert_pressure_rise_ratio\{team="(\w+)"\} (\S+)$', demo.collected, re.M
-    )
-    assert sorted(team for team, _v in defaults) == ["data", "mobile", "payments", "platform"]
-    assert {v for _t, v in defaults} == {"0.2"}
+    # the config's, one series each for the instance, not one per team
+    assert re.findall(r"^teampulse_alert_pressure_rise_ratio(\S*) (\S+)$", demo.collected, re.M) == [
+        ("", "0.2")
+    ]
     assert re.search(
         r'^teampulse_alert_source_down_after_seconds\{source="jira"\} 3600.0$', demo.collected, re.M
     )
@@ -166,10 +167,10 @@ def test_thresholds_in_force_are_exported(
     finally:
         runtime.close()
     for line in (
-        'teampulse_alert_pressure_rise_ratio{team="payments"} 0.25',
-        'teampulse_alert_pressure_high_ratio{team="payments"} 0.7',
-        'teampulse_alert_grace_seconds{team="payments"} 259200.0',
-        'teampulse_alert_min_actions{team="payments"} 2.0',
+        "teampulse_alert_pressure_rise_ratio 0.25",
+        "teampulse_alert_pressure_high_ratio 0.7",
+        "teampulse_alert_grace_seconds 259200.0",
+        "teampulse_alert_min_actions 2.0",
         'teampulse_alert_source_down_after_seconds{source="jira"} 1800.0',
     ):
         assert line in text, line
@@ -293,3 +294,30 @@ def test_notifier_deliveries_and_failures_are_counted(
     ):
         assert line in text, line
     assert promtool_check(text).returncode == 0
+
+
+def _series_by_team(text: str) -> dict[str, Counter[str]]:
+    """Return each team's series, counted by family."""
+    found: dict[str, Counter[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if "team" in sample.labels:
+                found.setdefault(sample.labels["team"], Counter())[family.name] += 1
+    return found
+
+
+def test_a_team_costs_a_bounded_number_of_series_and_its_state_is_one(demo: Demo) -> None:
+    by_team = _series_by_team(demo.collected)
+    assert sorted(by_team) == ["data", "mobile", "payments", "platform"]
+    for team, families in by_team.items():
+        # the state the team is in, not a 0 for each of the others
+        assert families["teampulse_team_state"] == 1, team
+        assert families["teampulse_cycle_time_seconds"] == 9, team  # 6 buckets, +Inf, _sum, _count
+        assert not any(name.startswith("teampulse_alert_") for name in families), team
+        # At most: 28 families of one series (3 of them the deprecated names), the indices'
+        # components (6 pressure, 5 support without plugins), the histogram's 9, the 8 action
+        # kinds and a series per configured survey dimension (3 here). docs/scaling.md counts them.
+        assert sum(families.values()) <= 28 + 6 + 5 + 9 + 8 + 3, (team, families.most_common(8))
+        assert sum(1 for n in families.values() if n == 1) <= 28, (team, families)
+    states = re.findall(r'^teampulse_team_state\{state="(\w+)",team="(\w+)"\} 1\.0$', demo.collected, re.M)
+    assert len(states) == 4 and {state for state, _team in states} <= {str(one) for one in TeamState}

@@ -148,7 +148,7 @@ def dashboard(config: MixinConfig) -> dash.Dashboard:
                 f"for high pressure ({HIGH}).",
                 query(f"avg(teampulse_process_pressure_ratio{{{team}}})", instant=True),
                 "none",
-                threshold=f"min({HIGH}{{{team}}})",
+                threshold=f"min({HIGH})",
             ).decimals(2)
         )
         .with_panel(
@@ -201,7 +201,7 @@ def dashboard(config: MixinConfig) -> dash.Dashboard:
                     query(
                         f"max by (team) (teampulse_people_support_ratio{{{team}}})", "{{team}} support", "B"
                     ),
-                    query(f"min({HIGH}{{{team}}})", "high pressure", "C"),
+                    query(f"min({HIGH})", "high pressure", "C"),
                 ],
                 "none",
                 hi=1,
@@ -221,7 +221,7 @@ def dashboard(config: MixinConfig) -> dash.Dashboard:
                         "{{team}}",
                         "A",
                     ),
-                    query(f"min({RISE}{{{team}}})", "episode starts", "B"),
+                    query(f"min({RISE})", "episode starts", "B"),
                 ],
                 "none",
                 lo=None,

@@ -34,7 +34,9 @@ def pressure_threshold(matchers: str) -> str:
 
     The baseline plus alerts.rise, at most alerts.high, for teams with a baseline: the recording
     rule team:teampulse_process_pressure_threshold:ratio, spelled out for dashboards that must
-    work without the rules loaded.
+    work without the rules loaded. The thresholds are the instance's (no `team` label), so each
+    team's baseline meets those of the instance that serves it: on every label but `team`.
     """
     base = f"teampulse_process_pressure_baseline_ratio{{{matchers}}}"
-    return f"{base} + {RISE}{{{matchers}}} < {HIGH}{{{matchers}}} or {HIGH}{{{matchers}}} and {base}"
+    by_instance = "ignoring (team) group_left"
+    return f"{base} + {by_instance} {RISE} < {by_instance} {HIGH} or 0 * {base} + {by_instance} {HIGH}"

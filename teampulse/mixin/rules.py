@@ -146,15 +146,15 @@ def alerting_rules(config: MixinConfig) -> list[dict[str, Any]]:
                         team,
                         pressure,
                         baseline,
-                        _value_of(RISE, 'printf "%.2f"'),
-                        _value_of(HIGH, 'printf "%.2f"'),
+                        _value_of(RISE, 'printf "%.2f"', by=("instance",)),
+                        _value_of(HIGH, 'printf "%.2f"', by=("instance",)),
                     )
                     + f", out of its normal since {since} ({held}; the alert waits "
-                    + _value_of(GRACE, 'printf "%g"', around="{} / 86400", suffix=" days")
+                    + _value_of(GRACE, 'printf "%g"', by=("instance",), around="{} / 86400", suffix=" days")
                     + "), and the people side did not answer (state unanswered): no 1:1 cadence kept "
                     "with the people carrying the load, and fewer moved deadlines, rebalanced work or "
                     "recorded actions since the onset than the "
-                    + _value_of(MIN_ACTIONS, 'printf "%.0f"')
+                    + _value_of(MIN_ACTIONS, 'printf "%.0f"', by=("instance",))
                     + " needed. `teampulse check` says what rose against which normal. "
                     + words.PRESSURE_REMEDY
                 ),

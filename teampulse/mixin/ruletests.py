@@ -16,6 +16,7 @@ from .queries import PRESSURE_ALERT, SOURCE_DOWN_ALERT, TIME_OFF_ALERT
 from .rules import HEALTH_SLUG, TEAM_SLUG
 
 INSTANCE = "tp:9469"
+OTHER = "tp2:9469"  # a second teampulse, with a config of its own
 WIKI = "https://wiki.example.com/teampulse/runbook"
 GRAFANA = "https://grafana.example.com"
 
@@ -119,13 +120,13 @@ def _pressure(t: _Tests) -> str:
       # the links and thresholds teampulse exports (a Grafana URL configured)
       - series: '{t.links()}'
         values: '1x{n}'
-      - series: '{t.series("teampulse_alert_pressure_rise_ratio", team="payments")}'
+      - series: '{t.series("teampulse_alert_pressure_rise_ratio")}'
         values: '0.2x{n}'
-      - series: '{t.series("teampulse_alert_pressure_high_ratio", team="payments")}'
+      - series: '{t.series("teampulse_alert_pressure_high_ratio")}'
         values: '0.6x{n}'
-      - series: '{t.series("teampulse_alert_grace_seconds", team="payments")}'
+      - series: '{t.series("teampulse_alert_grace_seconds")}'
         values: '172800x{n}'
-      - series: '{t.series("teampulse_alert_min_actions", team="payments")}'
+      - series: '{t.series("teampulse_alert_min_actions")}'
         values: '1x{n}'
     alert_rule_test:
       - eval_time: 1m  # not yet
@@ -429,24 +430,21 @@ def _recording(t: _Tests) -> str:
         values: '0.25x10'
       - series: '{t.series("teampulse_people_support_ratio", team="payments")}'
         values: '0.5x10'
-      - series: '{t.series("teampulse_process_pressure_ratio", team="data")}'
+      # data is served by a second teampulse, with a config of its own
+      - series: '{t.series("teampulse_process_pressure_ratio", team="data", instance=OTHER)}'
         values: '0.125x10'
-      - series: '{t.series("teampulse_process_pressure_baseline_ratio", team="data")}'
+      - series: '{t.series("teampulse_process_pressure_baseline_ratio", team="data", instance=OTHER)}'
         values: '0.5x10'
-      # the thresholds in force: payments at the defaults, data with its own (a config change)
-      - series: '{t.series("teampulse_alert_pressure_rise_ratio", team="payments")}'
+      # the thresholds in force, one series per instance (no team): payments's at the defaults,
+      # data's with its instance's own
+      - series: '{t.series("teampulse_alert_pressure_rise_ratio")}'
         values: '0.2x10'
-      - series: '{t.series("teampulse_alert_pressure_high_ratio", team="payments")}'
+      - series: '{t.series("teampulse_alert_pressure_high_ratio")}'
         values: '0.6x10'
-      - series: '{t.series("teampulse_alert_pressure_rise_ratio", team="data")}'
+      - series: '{t.series("teampulse_alert_pressure_rise_ratio", instance=OTHER)}'
         values: '0.375x10'
-      - series: '{t.series("teampulse_alert_pressure_high_ratio", team="data")}'
+      - series: '{t.series("teampulse_alert_pressure_high_ratio", instance=OTHER)}'
         values: '0.75x10'
-      # a learning team: thresholds, no baseline, so no level
-      - series: '{t.series("teampulse_alert_pressure_rise_ratio", team="mobile")}'
-        values: '0.2x10'
-      - series: '{t.series("teampulse_alert_pressure_high_ratio", team="mobile")}'
-        values: '0.6x10'
       - series: '{t.series("teampulse_leadership_actions_total", team="payments", kind="one_on_one")}'
         values: '0 0 1 1 2 2 2 2 2 2 2'
       - series: '{t.series("teampulse_leadership_actions_total", team="payments", kind="recorded")}'
@@ -456,11 +454,11 @@ def _recording(t: _Tests) -> str:
     promql_expr_test:
       - expr: team:teampulse_process_pressure_rise:ratio
         eval_time: 10m
-        exp_samples:{sample("team:teampulse_process_pressure_rise:ratio", "0.5", team="payments")}{sample("team:teampulse_process_pressure_rise:ratio", "-0.375", team="data")}
-      # elevated at baseline + rise, but never above high, each team with the thresholds it exports
+        exp_samples:{sample("team:teampulse_process_pressure_rise:ratio", "0.5", team="payments")}{sample("team:teampulse_process_pressure_rise:ratio", "-0.375", team="data", instance=OTHER)}
+      # elevated at baseline + rise, but never above high, each team with its instance's thresholds
       - expr: team:teampulse_process_pressure_threshold:ratio
         eval_time: 10m
-        exp_samples:{sample("team:teampulse_process_pressure_threshold:ratio", "0.45", team="payments")}{sample("team:teampulse_process_pressure_threshold:ratio", "0.75", team="data")}
+        exp_samples:{sample("team:teampulse_process_pressure_threshold:ratio", "0.45", team="payments")}{sample("team:teampulse_process_pressure_threshold:ratio", "0.75", team="data", instance=OTHER)}
       - expr: team:teampulse_pressure_support_gap:ratio
         eval_time: 10m
         exp_samples:{sample("team:teampulse_pressure_support_gap:ratio", "0.25", team="payments")}
