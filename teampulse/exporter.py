@@ -20,6 +20,7 @@ from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .alerts import PRESSURE_ALERT, SOURCE_DOWN_ALERT
+from .compression import GzipPrefix, gzip_prefix, gzip_tail
 from .engine import TeamSnapshot
 from .kinds import AlertState
 from .states import TeamState
@@ -507,14 +508,46 @@ def exposition_parts(
     """Return a scrape's body as parts to send in turn (the cached rendering is not copied), and its type.
 
     `cached` is the state's 0.0.4 rendering and `cached_openmetrics` its OpenMetrics rendering
-    without `# EOF`, both made once per cycle; without them they are rendered once per state.
-    The cache age, the one value that changes between scrapes, follows them.
+    without `# EOF`; without them they are rendered once per state. The cache age, the one
+    value that changes between scrapes, follows them.
     """
     now = now if now is not None else time.time()
     if wants_openmetrics(accept):
         body = cached_openmetrics if cached_openmetrics is not None else openmetrics_without_eof(state)
         return (body, age_lines(state, now) + b"# EOF\n"), OPENMETRICS_CONTENT_TYPE
     return (cached if cached is not None else render(state), age_lines(state, now)), TEXT_CONTENT_TYPE
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One state's exposition in both formats, plain and gzip-started: made once per cycle, sent per scrape."""
+
+    state: ExportState
+    text: bytes
+    openmetrics: bytes  # without its `# EOF`, which follows the cache age
+    text_gzip: GzipPrefix
+    openmetrics_gzip: GzipPrefix
+
+    @classmethod
+    def of(cls, state: ExportState) -> Rendering:
+        """Render and compress a state's exposition in both formats."""
+        text, openmetrics = render(state), openmetrics_without_eof(state)
+        return cls(state, text, openmetrics, gzip_prefix(text), gzip_prefix(openmetrics))
+
+    def scrape(
+        self, accept: str | None, gzip: bool = False, now: float | None = None
+    ) -> tuple[tuple[bytes, ...], str]:
+        """Return a scrape's body as parts to send in turn, and its content type; gzipped when `gzip`."""
+        now = now if now is not None else time.time()
+        if wants_openmetrics(accept):
+            body, prefix = self.openmetrics, self.openmetrics_gzip
+            tail, content_type = age_lines(self.state, now) + b"# EOF\n", OPENMETRICS_CONTENT_TYPE
+        else:
+            body, prefix = self.text, self.text_gzip
+            tail, content_type = age_lines(self.state, now), TEXT_CONTENT_TYPE
+        if gzip:
+            return (prefix.data, gzip_tail(prefix, tail)), content_type
+        return (body, tail), content_type
 
 
 _OPENMETRICS_CACHE: tuple[ExportState, bytes] | None = None

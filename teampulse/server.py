@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .app import Runtime
+from .compression import accepts_gzip
 from .engine import EvaluationCache
 from .errors import TeampulseError, WebhookRejected
-from .exporter import ExportState, exposition_parts, openmetrics_without_eof, render
+from .exporter import ExportState, Rendering
 from .model import ACTION_KINDS
 from .page import _STYLE, render_page
 from .sharding import TeamElsewhere
@@ -74,8 +75,7 @@ class Service:
         runtime.evaluation_cache = runtime.evaluation_cache or EvaluationCache()
         self.lock = threading.Lock()
         self.state = ExportState(sources=list(runtime.config.sources))
-        self.metrics = render(self.state)
-        self.openmetrics = openmetrics_without_eof(self.state)
+        self.rendering = Rendering.of(self.state)
         self.cycles = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -103,11 +103,16 @@ class Service:
         state = self.runtime.state(started=started)
         if collect:
             self.runtime.notify(state)
-        # Both formats here, in the collector's thread: a scrape only sends bytes.
-        body, openmetrics = render(state), openmetrics_without_eof(state)
+        # Both formats, plain and gzipped, here in the collector's thread: a scrape sends bytes.
+        rendering = Rendering.of(state)
         with self.lock:
-            self.state, self.metrics, self.openmetrics = state, body, openmetrics
+            self.state, self.rendering = state, rendering
             self.cycles += 1
+
+    @property
+    def metrics(self) -> bytes:
+        """The served 0.0.4 text, without the cache age."""
+        return self.rendering.text
 
     def _log_problem_changes(self, problems: dict[str, int]) -> None:
         # Once when a source's count of skipped inputs changes, not the same lines every cycle.
@@ -194,10 +199,16 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                     with contextlib.suppress(OSError):
                         self._json(500, {"error": "internal error (logged)"}, indent=None)
 
-        def _send(self, status: int, body: bytes | tuple[bytes, ...], content_type: str) -> None:
+        def _send(
+            self, status: int, body: bytes | tuple[bytes, ...], content_type: str, encoding: str | None = None
+        ) -> None:
             parts = body if isinstance(body, tuple) else (body,)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if encoding:
+                self.send_header("Content-Encoding", encoding)
+            if self.path.split("?", 1)[0] == "/metrics":
+                self.send_header("Vary", "Accept, Accept-Encoding")
             self.send_header("Content-Length", str(sum(len(part) for part in parts)))
             self.send_header("Cache-Control", "no-store")
             if self.close_connection:
@@ -240,13 +251,13 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
                 return
             path = self.path.split("?", 1)[0]
             with service.lock:
-                state, metrics, openmetrics = service.state, service.metrics, service.openmetrics
+                state, rendering = service.state, service.rendering
             if path == "/metrics":
-                # OpenMetrics when the scraper asks for it (Prometheus does), else the 0.0.4 text.
-                parts, content_type = exposition_parts(
-                    state, self.headers.get("Accept"), cached=metrics, cached_openmetrics=openmetrics
-                )
-                self._send(200, parts, content_type)
+                # OpenMetrics when the scraper asks for it (Prometheus does), else the 0.0.4 text;
+                # gzipped when it accepts that (Prometheus does), a tenth of the bytes.
+                gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
+                parts, content_type = rendering.scrape(self.headers.get("Accept"), gzip=gzip)
+                self._send(200, parts, content_type, encoding="gzip" if gzip else None)
             elif path == "/healthz":
                 self._healthz(state)
             elif path == "/":

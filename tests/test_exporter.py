@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,15 @@ from support import NOW, Items
 
 from teampulse import config
 from teampulse.app import Runtime
-from teampulse.exporter import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, age_lines, exposition, render
+from teampulse.compression import accepts_gzip
+from teampulse.exporter import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Rendering,
+    age_lines,
+    exposition,
+    render,
+)
 
 PROCESS_METRICS = [
     "teampulse_process_throughput",
@@ -92,6 +101,47 @@ def test_openmetrics_is_rendered_once_per_state(basic_config: Path, monkeypatch:
     second, _ = exposition(state, "application/openmetrics-text", now=state.collected_at + 2)
     assert len(renders) == 1
     assert first.replace(b"seconds 1.000", b"seconds 2.000") == second
+
+
+def test_a_rendering_gzips_once_and_each_scrape_is_one_gzip_member(basic_config: Path) -> None:
+    state = _runtime(basic_config).state(as_of=NOW)
+    rendering = Rendering.of(state)
+    for accept, content_type in (
+        (None, TEXT_CONTENT_TYPE),
+        ("application/openmetrics-text", OPENMETRICS_CONTENT_TYPE),
+    ):
+        plain, plain_type = rendering.scrape(accept, now=state.collected_at + 3)
+        packed, packed_type = rendering.scrape(accept, gzip=True, now=state.collected_at + 3)
+        assert plain_type == packed_type == content_type
+        assert b"".join(plain) == exposition(state, accept, now=state.collected_at + 3)[0]
+        # the cached prefix is sent as it is; only the tail is compressed per scrape
+        assert packed[0] is rendering.scrape(accept, gzip=True, now=state.collected_at + 9)[0][0]
+        # one member, read whole by a single zlib stream (not every client reads concatenated members)
+        reader = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        assert reader.decompress(b"".join(packed)) == b"".join(plain)
+        assert reader.eof and not reader.unused_data
+        assert len(b"".join(packed)) < len(b"".join(plain)) / 4
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        ("gzip", True),
+        ("gzip, deflate", True),
+        ("deflate, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("*", True),
+        ("br, *;q=0", False),
+        ("*;q=0, gzip", True),
+        ("identity", False),
+        ("GZIP", True),
+        ("gzip;q=oops", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_accept_encoding_negotiation(header: str | None, gzip: bool) -> None:
+    assert accepts_gzip(header) is gzip
 
 
 def test_config_thresholds_and_no_personal_labels(basic_config: Path, items: Items) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -13,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +93,43 @@ def test_actions_api_records_an_action(api: str) -> None:
     else:
         raise AssertionError(metrics.decode())
     assert b"shipped the release" not in metrics
+
+
+def _pair(port: int, accept: str) -> tuple[http.client.HTTPResponse, bytes, http.client.HTTPResponse, bytes]:
+    """Scrape once gzipped and once plain on one connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/metrics", headers={"Accept": accept, "Accept-Encoding": "gzip"})
+        packed = connection.getresponse()
+        packed_body = packed.read()
+        connection.request("GET", "/metrics", headers={"Accept": accept})
+        plain = connection.getresponse()
+        return packed, packed_body, plain, plain.read()
+    finally:
+        connection.close()
+
+
+def test_metrics_are_gzipped_for_a_scraper_that_accepts_it(api: str) -> None:
+    # Prometheus sends Accept-Encoding: gzip; curl and a browser may not.
+    port = int(api.rsplit(":", 1)[1])
+    age = re.compile(rb"^teampulse_cache_age_seconds \S+$", re.M)
+    stamp = re.compile(rb"^teampulse_collection_timestamp_seconds (\S+)$", re.M)
+    for accept in ("text/plain;version=0.0.4", "application/openmetrics-text;version=1.0.0"):
+        for _attempt in range(20):  # a collection cycle may end between the two scrapes: again
+            packed, packed_body, plain, plain_body = _pair(port, accept)
+            reader = zlib.decompressobj(16 + zlib.MAX_WBITS)  # one gzip member, whole
+            unpacked = reader.decompress(packed_body)
+            assert reader.eof and not reader.unused_data
+            if stamp.findall(unpacked) == stamp.findall(plain_body):
+                break
+        assert packed.status == plain.status == 200
+        assert packed.getheader("Content-Encoding") == "gzip" and plain.getheader("Content-Encoding") is None
+        assert "Accept-Encoding" in (packed.getheader("Vary") or "")
+        assert int(packed.getheader("Content-Length") or 0) == len(packed_body) < len(plain_body)
+        # the same exposition but for the cache age, computed at each scrape
+        assert age.sub(b"", unpacked) == age.sub(b"", plain_body)
+        assert b"teampulse_team_members" in unpacked
+        assert unpacked.endswith(b"# EOF\n") == ("openmetrics" in accept)
 
 
 def test_actions_api_is_off_without_a_token(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ def _rows(m: Measured, name: str) -> list[Row]:
             P99_MS,
             at_most=1.0,
             cause=(
-                f"{during['count']:,} scrapes of the cached text ({during['bytes'] / 1e6:.1f} MB), {SCRAPERS} at "
+                f"{during['count']:,} scrapes of the cached text ({during['bytes'] / 1e6:.2f} MB gzipped), {SCRAPERS} at "
                 f"once: p50 {_ms(during['p50_ms'])}, {during['errors']} failed; with no collection running, "
                 f"p99 {_ms(idle['p99_ms'])} and p50 {_ms(idle['p50_ms'])}"
             ),
@@ -269,8 +269,9 @@ def _rows(m: Measured, name: str) -> list[Row]:
             P99_MS,
             at_most=1.0,
             cause=(
-                f"Prometheus asks for OpenMetrics, rendered anew for every scrape "
-                f"({served['openmetrics_render'] * 1000:.0f} ms each); {prometheus['count']} scrapes in "
+                f"OpenMetrics, gzipped, {prometheus['bytes'] / 1e6:.2f} MB a scrape: rendered "
+                f"({served['openmetrics_render'] * 1000:.0f} ms) and compressed once per cycle, in the "
+                f"collector's thread; {prometheus['count']} scrapes in "
                 f"{OM_WAVES} wave(s), with no collection running: "
                 f"p50 {_ms(prometheus['p50_ms'])}, {prometheus['errors']} failed"
             ),
