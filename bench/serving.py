@@ -30,6 +30,26 @@ MAX_CYCLES = 100
 _TEAM = re.compile(rb'team="((?:[^"\\]|\\.)*)"')
 
 
+class Lateness(threading.Thread):
+    """Sleep 1 ms at a time and note how late each wake-up is: how long a thread waits for the GIL."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="lateness")
+        self.stopped = threading.Event()
+        self.late: list[float] = []
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            before = time.perf_counter()
+            time.sleep(0.001)
+            self.late.append(time.perf_counter() - before - 0.001)
+
+    def summary(self) -> dict[str, float]:
+        """Return the p99 and the longest wait past the 1 ms, in milliseconds."""
+        ordered = sorted(self.late) or [0.0]
+        return {"p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000, "max_ms": ordered[-1] * 1000}
+
+
 def _say(message: str) -> None:
     print(f"  thousand: {message}", file=sys.stderr, flush=True)
 
@@ -163,8 +183,11 @@ def serve(
                 reset(jira_url)
 
         collector = threading.Thread(target=run_cycles, name="teampulse-collector")
+        lateness = Lateness()
+        lateness.start()
         collector.start()
         collector.join()
+        lateness.stopped.set()
         assert scrapers.stdin is not None
         scrapers.stdin.close()
         during = _result(scrapers)
@@ -181,6 +204,7 @@ def serve(
             "scrapes": during,
             "prometheus_scrapes": prometheus,
             "openmetrics_render": om.wall,
+            "gil_wait": lateness.summary(),
             "series": exposition,
             "peak_mib": peak_mib(),
             "teams": len(service.state.snapshots),

@@ -170,6 +170,7 @@ def _rows(m: Measured, name: str) -> list[Row]:
     times = f" (extrapolated ×{scale:g} from {served_teams:,} teams)" if scale != 1 else ""
     evaluation, cycle = served["evaluation"], served["cycle"]
     idle, during, prometheus = served["idle_scrapes"], served["scrapes"], served["prometheus_scrapes"]
+    gil = served["gil_wait"]
     exposition = served["series"]
     in_cycle = cycle["wall"] - cycle["collect"]
     families = ", ".join(f"{family} {n}" for family, n in exposition["families"].items())
@@ -258,7 +259,9 @@ def _rows(m: Measured, name: str) -> list[Row]:
             cause=(
                 f"{during['count']:,} scrapes of the cached text ({during['bytes'] / 1e6:.2f} MB gzipped), {SCRAPERS} at "
                 f"once: p50 {_ms(during['p50_ms'])}, {during['errors']} failed; with no collection running, "
-                f"p99 {_ms(idle['p99_ms'])} and p50 {_ms(idle['p50_ms'])}"
+                f"p99 {_ms(idle['p99_ms'])} and p50 {_ms(idle['p50_ms'])}. The collector's thread holds "
+                f"the GIL: a thread asking for it during the cycle waited {_ms(gil['p99_ms'])} at p99, "
+                f"{_ms(gil['max_ms'])} at most"
             ),
         ),
         compare(
