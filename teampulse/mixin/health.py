@@ -22,8 +22,9 @@ def dashboard(config: MixinConfig) -> dash.Dashboard:
         .with_panel(
             single(
                 "Sources up",
-                "1 if the source's last collection succeeded.",
-                query("max by (source) (teampulse_source_up)", "{{source}}", instant=True),
+                "1 if the source's last collection succeeded on every instance that reads it (each "
+                "shard reads it for its own teams), 0 if it failed on any.",
+                query("min by (source) (teampulse_source_up)", "{{source}}", instant=True),
                 "none",
                 ((None, "red"), (1, "green")),
                 w=8,
