@@ -93,14 +93,20 @@ class Runtime:
         # A long-running `serve` must not write under its old key into a store rekeyed since.
         self.store.bind_key(self.pseudonym.fingerprint)
         return collect_all(
-            self.config, self.store, self.sources, self.pseudonym, now or utcnow(), on_progress
+            self.config,
+            self.store,
+            self.sources,
+            self.pseudonym,
+            now or utcnow(),
+            on_progress,
+            self.other_teams,
         )
 
     def prime_webhooks(self) -> None:
         """Collect the webhook sources first, so they know the teams before deliveries arrive."""
         hooks = {name: s for name, s in self.sources.items() if hasattr(s, "receive")}
         if hooks:
-            collect_all(self.config, self.store, hooks, self.pseudonym, utcnow())
+            collect_all(self.config, self.store, hooks, self.pseudonym, utcnow(), elsewhere=self.other_teams)
 
     def store_events(self, source: str, events: Sequence[Event]) -> None:
         """Pseudonymise and store events that arrived outside a collection (webhooks)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +42,7 @@ class RunContext:
     history_from: datetime
     on_progress: Callable[[str], None] | None = None
     problems: list[str] = field(default_factory=list)
+    elsewhere: Collection[str] = frozenset()  # configured teams another instance serves
 
     def progress(self, message: str) -> None:
         """Report progress on a long collection."""
@@ -182,10 +183,14 @@ def collect_all(
     pseudonym: Pseudonymiser,
     now: datetime,
     on_progress: Callable[[str], None] | None = None,
+    elsewhere: Collection[str] = frozenset(),
 ) -> CollectReport:
-    """Collect every source; one failing source does not stop the others."""
+    """Collect every source; one failing source does not stop the others.
+
+    `elsewhere` names the configured teams that another instance serves (sources skip their input).
+    """
     with _bulk_allocation():
-        return _collect_all(config, store, sources, pseudonym, now, on_progress)
+        return _collect_all(config, store, sources, pseudonym, now, on_progress, elsewhere)
 
 
 def _collect_all(
@@ -195,6 +200,7 @@ def _collect_all(
     pseudonym: Pseudonymiser,
     now: datetime,
     on_progress: Callable[[str], None] | None,
+    elsewhere: Collection[str],
 ) -> CollectReport:
     report = CollectReport()
     scrub = Pseudonymise(pseudonym)
@@ -214,6 +220,7 @@ def _collect_all(
             now=now,
             history_from=now - config.history(),
             on_progress=on_progress,
+            elsewhere=elsewhere,
         )
         try:
             for batch in source.collect(ctx):

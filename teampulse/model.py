@@ -6,7 +6,7 @@ nothing else of the core's internals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -213,6 +213,10 @@ class CollectContext(Protocol):
     # How far back the engine reads history: a source's first collection (cursor None)
     # should reach back this far, so the first evaluations have data to judge by.
     history_from: datetime
+    # Configured teams that another instance serves (`--shard`, `--teams`): input shared by
+    # every instance (one survey export for all teams) names them, and their rows are another
+    # instance's to read, not bad input here. Empty when this instance serves every team.
+    elsewhere: Collection[str]
 
     def progress(self, message: str) -> None:
         """Report progress on a long collection (no personal data)."""

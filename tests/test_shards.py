@@ -215,10 +215,24 @@ def test_a_shard_reads_and_exports_only_its_teams(sharded: Path) -> None:
         "1/2": {pseudonym(p) for p in ("dora@example.com", "sam@example.com", "tess@example.com")},
         "2/2": {pseudonym(p) for p in ("maria@example.com", "bob@example.com")},
     }
+    # one survey export for the whole organisation, as survey tools give it: each shard reads its rows
+    (folder / "pulse.csv").write_text(
+        "submitted_at,team,q_support\n"
+        + "".join(
+            f"2026-03-1{d}T10:00:00Z,{team},4\n" for d in (2, 3) for team in ("payments", "platform", "data")
+        )
+    )
+    sharded.write_text(
+        sharded.read_text()
+        + '\n[sources.pulse]\nplugin = "survey-csv"\npaths = ["pulse.csv"]\n[sources.pulse.questions]\nq_support = "support"\n'
+    )
     for shard, store, teams in (("1/2", "state.db", ONE_OF_TWO), ("2/2", "state.shard-2.db", TWO_OF_TWO)):
         result = _cli("collect", "--config", str(sharded), "--shard", shard, "--as-of", NOW.isoformat(),
                       "--quiet", cwd=folder)  # fmt: skip
         assert result.returncode == 0, result.stderr
+        assert 'teampulse_source_problems{source="pulse"} 0.0' in result.stdout  # the other shard's rows too
+        with Store(folder / store) as kept:
+            assert sorted({s.team for s in kept.signals("survey_response", 0.0, 4e9)}) == sorted(teams)
         assert set(re.findall(r'team="([^"]+)"', result.stdout)) == teams
         index, count = shard.split("/")
         assert f'teampulse_shard_info{{shard="{index}",shards="{count}"}} 1.0' in result.stdout
@@ -326,12 +340,17 @@ def test_webhooks_and_actions_for_a_team_of_another_shard_are_refused(shard_two:
     assert (status, body) == (409, {"error": elsewhere})
     status, body = _post(f"{url}/api/v1/webhooks/trusting", b'{"id": "r2", "team": "payments"}', {})
     assert (status, body) == (202, {"stored": 1})
-    # the survey webhook knows only its shard's teams: another shard's is unknown to it
+    # the survey webhook knows which teams other shards serve: the same 409, not "unknown team"
     delivery = json.dumps({"id": "s1", "submitted_at": "2026-03-16T11:00:00Z", "team": "data",
                            "answers": {"support": 4}}).encode()  # fmt: skip
     signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), delivery, hashlib.sha256).hexdigest()
     status, body = _post(f"{url}/api/v1/webhooks/pulse-hook", delivery, {"X-Teampulse-Signature": signature})
-    assert status == 400 and "unknown team 'data'" in body["error"]
+    assert (status, body) == (409, {"error": elsewhere})
+    # a team no shard serves is still unknown
+    delivery = delivery.replace(b'"data"', b'"nobody"')
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), delivery, hashlib.sha256).hexdigest()
+    status, body = _post(f"{url}/api/v1/webhooks/pulse-hook", delivery, {"X-Teampulse-Signature": signature})
+    assert status == 400 and "unknown team 'nobody'" in body["error"]
     # actions: recorded for a team served here, a 409 naming the shard for another's
     token = {"Authorization": "Bearer shard-token"}
     status, body = _post(f"{url}/api/v1/actions", b'{"team": "data", "kind": "one_on_one"}', token)

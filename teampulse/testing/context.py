@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ class RecordingContext:
         now: datetime = NOW,
         name: str = "source",
         history_from: datetime | None = None,
+        elsewhere: Collection[str] = (),
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (the core hands sources UTC times)")
@@ -46,6 +47,7 @@ class RecordingContext:
         self.now: datetime = now
         self.name: str = name
         self.history_from: datetime = history_from if history_from is not None else now - DEFAULT_HISTORY
+        self.elsewhere: Collection[str] = frozenset(elsewhere)
         self.problems: list[str] = []
         self.progress_messages: list[str] = []
 
@@ -67,4 +69,5 @@ class RecordingContext:
         `now` defaults to this collection's time; the history keeps its length, as the core's does.
         """
         at = now or self.now
-        return RecordingContext(self.teams, cursor, at, self.name, at - (self.now - self.history_from))
+        history_from = at - (self.now - self.history_from)
+        return RecordingContext(self.teams, cursor, at, self.name, history_from, self.elsewhere)

@@ -6,7 +6,7 @@ import csv
 import glob
 import hashlib
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,20 +244,27 @@ class SurveyCsvSource:
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
         """Yield the responses of each file; report bad rows and files with ctx.problem."""
         teams = {t.name.casefold(): t.name for t in ctx.teams}
+        # Teams another instance serves (--shard): their rows are its to read, not bad input.
+        elsewhere = {name.casefold() for name in ctx.elsewhere}
         fixed_team: str | None = None
         if self.settings.team_column is None:
             assert self.settings.team is not None
             fixed_team = teams.get(self.settings.team.casefold())
+            if fixed_team is None and self.settings.team.casefold() in elsewhere:
+                ctx.progress(f"team {self.settings.team!r} is served by another instance: nothing to read")
+                return
             if fixed_team is None:
                 raise SourceError(f"team {self.settings.team!r} is not a configured team")
         for path in self._files(ctx):
             rel = self._relative(path)
+            skipped: list[int] = []
             try:
-                events = self._read(path, rel, teams, fixed_team, ctx)
+                events = self._read(path, rel, teams, fixed_team, ctx, elsewhere, skipped)
             except FileProblem as exc:
                 ctx.problem(f"{rel}: {exc}")
                 continue
-            ctx.progress(f"{rel}: {len(events)} responses")
+            others = f", {len(skipped)} for teams another instance serves" if skipped else ""
+            ctx.progress(f"{rel}: {len(events)} responses{others}")
             yield Batch(events=events)
 
     def _files(self, ctx: CollectContext) -> list[Path]:
@@ -360,8 +367,16 @@ class SurveyCsvSource:
         return [c for c in wanted if normalise_header(c) not in names]
 
     def _read(
-        self, path: Path, rel: str, teams: Mapping[str, str], fixed_team: str | None, ctx: CollectContext
+        self,
+        path: Path,
+        rel: str,
+        teams: Mapping[str, str],
+        fixed_team: str | None,
+        ctx: CollectContext,
+        elsewhere: Collection[str] = frozenset(),
+        skipped: list[int] | None = None,
     ) -> list[PersonSignal]:
+        """Return the file's responses; rows of teams in `elsewhere` are left out, their lines in `skipped`."""
         text = self._load(path)
         layout = self._layout(text)
         scoring = self.settings.scoring
@@ -406,6 +421,10 @@ class SurveyCsvSource:
                     if not team_text:
                         raise AnswerError(f"column {layout.team[0]}: is empty")
                     found = teams.get(team_text.casefold())
+                    if found is None and team_text.casefold() in elsewhere:
+                        if skipped is not None:
+                            skipped.append(line)
+                        continue
                     if found is None:
                         # The value itself stays out: the cell is free text to us.
                         raise AnswerError(f"column {layout.team[0]}: not a configured team")

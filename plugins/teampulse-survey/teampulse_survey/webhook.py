@@ -94,6 +94,7 @@ class SurveyWebhookSource:
         # Configured team names by folded name; None until the first collection hands
         # them over (receive() gets no context of its own).
         self._teams: Mapping[str, str] | None = None
+        self._elsewhere: Mapping[str, str] = {}
 
     def __repr__(self) -> str:
         return "SurveyWebhookSource()"
@@ -101,6 +102,9 @@ class SurveyWebhookSource:
     def collect(self, ctx: CollectContext) -> Iterator[Batch]:
         """Yield nothing: deliveries arrive through `teampulse serve`."""
         self._teams = {t.name.casefold(): t.name for t in ctx.teams}
+        # A delivery for a team another instance serves keeps its name: serve answers 409
+        # naming that instance's shard, rather than "unknown team".
+        self._elsewhere = {name.casefold(): name for name in ctx.elsewhere}
         yield from ()
 
     def receive(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Sequence[Event]:
@@ -187,7 +191,8 @@ class SurveyWebhookSource:
         team_text = item.get("team")
         if not isinstance(team_text, str) or not team_text.strip():
             raise WebhookRejected(400, f"{where}team: is required (a configured team's name)")
-        team = teams.get(" ".join(team_text.split()).casefold())
+        key = " ".join(team_text.split()).casefold()
+        team = teams.get(key) or self._elsewhere.get(key)
         if team is None:
             shown = team_text if len(team_text) <= 40 else team_text[:40] + "..."
             raise WebhookRejected(400, f"{where}team: unknown team {shown!r}")

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from teampulse import ConfigError, PersonSignal, PluginConfig, SourceError
+from teampulse import ConfigError, PersonSignal, PluginConfig, SourceError, TeamInfo
+from teampulse.testing import NOW, RecordingContext
 
 CollectCsv = Callable[..., tuple[list[PersonSignal], list[str]]]
 
@@ -308,3 +309,47 @@ def test_survey_config_folder_with_glob_characters(collect_csv: CollectCsv, tmp_
     (base / "surveys" / "s.csv").write_text("submitted_at,team,q\n2026-03-12,Search,3\n")
     events, problems = collect_csv({"paths": ["surveys/*.csv"], "questions": {"q": "support"}}, base=base)
     assert problems == [] and [ev.team for ev in events] == ["search"]
+
+
+HERE = (
+    TeamInfo("payments", "maria@example.com", ("bob@example.com",)),
+    TeamInfo("search", "sam@example.com", ()),
+)
+
+
+def _collect_here(options: dict[str, Any], base: Path, elsewhere: tuple[str, ...]) -> RecordingContext:
+    """Collect once as an instance that serves payments and search, with `elsewhere` served by others."""
+    from teampulse_survey import create_csv
+
+    source = create_csv(PluginConfig("pulse", "sources", options, base))
+    ctx = RecordingContext(HERE, None, NOW, name="pulse", elsewhere=elsewhere)
+    ctx.events = [ev for batch in source.collect(ctx) for ev in batch.events]  # type: ignore[attr-defined]
+    return ctx
+
+
+def test_survey_rows_of_teams_another_shard_serves_are_its_own_not_problems(tmp_path: Path) -> None:
+    # One export for the whole organisation, read by every shard: each keeps its teams' rows.
+    (tmp_path / "s.csv").write_text(
+        "submitted_at,team,q_support,q_wellbeing,q_workload\n"
+        "2026-03-12T10:00:00Z,payments,4,4,2\n"
+        "2026-03-12T10:01:00Z,Mobile,2,2,5\n"
+        "2026-03-12T10:02:00Z,marketing,3,3,3\n"
+        "2026-03-12T10:03:00Z,search,5,5,1\n"
+    )
+    options = {"paths": ["s.csv"], "questions": OWN}
+    ctx = _collect_here(options, tmp_path, elsewhere=("mobile",))
+    assert [ev.team for ev in ctx.events] == ["payments", "search"]  # type: ignore[attr-defined]
+    # the team no instance serves is still bad input; mobile's row is not
+    assert ctx.problems == ["s.csv: line 4: column team: not a configured team"]
+    assert ctx.progress_messages == ["s.csv: 2 responses, 1 for teams another instance serves"]
+    # without shards, mobile is unknown like marketing
+    alone = _collect_here(options, tmp_path, elsewhere=())
+    assert len(alone.problems) == 2
+
+
+def test_survey_fixed_team_served_by_another_shard_reads_nothing(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("submitted_at,q\n2026-03-12,3\n")
+    options = {"paths": ["s.csv"], "team": "Mobile", "questions": {"q": "support"}}
+    ctx = _collect_here(options, tmp_path, elsewhere=("mobile",))
+    assert ctx.events == [] and ctx.problems == []  # type: ignore[attr-defined]
+    assert ctx.progress_messages == ["team 'Mobile' is served by another instance: nothing to read"]
