@@ -166,6 +166,8 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
         timeout = CLIENT_TIMEOUT
         _replied = False
         _unread = False
+        _hold_headers = False
+        _held = b""
 
         def version_string(self) -> str:
             return "teampulse"  # no Python version: nothing for a scanner to match
@@ -213,10 +215,23 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             self.send_header("Cache-Control", "no-store")
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                for part in parts:
-                    self.wfile.write(part)
+            self._hold_headers = True
+            try:
+                self.end_headers()
+            finally:
+                self._hold_headers = False
+            head, self._held = self._held, b""
+            _send_all(self.connection, (head, *parts) if self.command != "HEAD" else (head,))
+
+        def flush_headers(self) -> None:
+            # _send sends the headers with the body in one system call: each call gives up the
+            # GIL and waits to get it back while the collector evaluates.
+            if self._hold_headers:
+                buffered: list[bytes] = self.__dict__.get("_headers_buffer", [])
+                self._held += b"".join(buffered)
+                buffered.clear()
+            else:
+                super().flush_headers()
 
         def _json(self, status: int, data: Any, indent: int | None = 2) -> None:
             self._send(status, json.dumps(data, indent=indent).encode() + b"\n", "application/json")
@@ -472,6 +487,22 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
 # After refusing a body unread, read (and drop) at most this much for at most this long.
 LINGER_BYTES = 1024 * 1024
 LINGER_SECONDS = 2.0
+
+
+def _send_all(connection: socket.socket, chunks: tuple[bytes, ...]) -> None:
+    """Send the chunks in turn, gathered into as few system calls as the socket takes, uncopied."""
+    if isinstance(connection, ssl.SSLSocket):  # no sendmsg over TLS
+        for chunk in chunks:
+            connection.sendall(chunk)
+        return
+    views = [memoryview(chunk) for chunk in chunks if chunk]
+    while views:
+        sent = connection.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views:
+            views[0] = views[0][sent:]
 
 
 def _linger(connection: socket.socket) -> None:
