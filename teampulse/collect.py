@@ -138,8 +138,10 @@ class Pseudonymise:
     def __call__(self, ev: Event) -> Event:
         if isinstance(ev, WorkItem):
             changes = ev.changes
-            if any(c.field == "assignee" for c in changes):
-                changes = tuple(map(self.change, changes))
+            for c in changes:  # a plain loop: any() over a generator costs more, once per issue
+                if c.field == "assignee":
+                    changes = tuple(map(self.change, changes))
+                    break
             # Positional construction: this runs once per synced issue, and replace() is slow.
             return WorkItem(
                 ev.id, ev.key, ev.team, ev.created, ev.updated, ev.status_category, ev.due,

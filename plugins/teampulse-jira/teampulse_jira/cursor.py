@@ -19,6 +19,8 @@ cycle re-reads its overlap window once). Version 1 keeps its ids but syncs every
 from __future__ import annotations
 
 import hashlib
+import itertools
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,23 +45,26 @@ LEGACY = frozenset({1})  # read for their ids, then synced afresh
 
 def encode_ids(ids: Iterable[int]) -> str:
     """Encode a set of integer ids compactly."""
-    out = []
-    previous = 0
-    for value in sorted(ids):
-        out.append(_b36(value - previous))
-        previous = value
-    return ".".join(out)
+    values = sorted(ids)
+    if not values:
+        return ""
+    # A sync encodes every id several times (TeamCursor.add merges runs): the deltas come from
+    # C code and the common ones (under 36 * 36) from a table.
+    small = _SMALL
+    return ".".join(
+        [
+            small[delta] if 0 <= delta < _SMALL_LIMIT else _b36(delta)
+            for delta in map(operator.sub, values, [0, *values[:-1]])
+        ]
+    )
 
 
 def decode_ids(text: str) -> set[int]:
     """Decode what encode_ids wrote, or several such runs joined by "|"."""
     result: set[int] = set()
     for run in text.split("|"):
-        value = 0
         if run:
-            for part in run.split("."):
-                value += int(part, 36)
-                result.add(value)
+            result.update(itertools.accumulate(map(int, run.split("."), itertools.repeat(36))))
     return result
 
 
@@ -71,6 +76,10 @@ def _b36(value: int) -> str:
         value, rest = divmod(value, 36)
         digits.append("0123456789abcdefghijklmnopqrstuvwxyz"[rest])
     return "".join(reversed(digits))
+
+
+_SMALL_LIMIT = 36 * 36
+_SMALL = [_b36(value) for value in range(_SMALL_LIMIT)]
 
 
 def jql_digest(jql: str) -> str:

@@ -551,6 +551,7 @@ class _Sweep:
         self.covered = covered
         self.newest: datetime | None = None
         self.held: list[_Held] = []
+        self.waiting: set[int] = set()  # the ids of the held issues
         self.count = 0
         self.label = f"team {teams[0].name}" if self.single else f"{len(teams)} teams"
 
@@ -584,13 +585,18 @@ class _Sweep:
         """Route and translate one page; return its items and removals (held issues wait)."""
         c = self.c
         stamps: dict[int, int | None] = {}
+        idents: list[int] = []  # each issue's id as a number, once
         for issue in page:
             moment = _updated(issue)
-            stamps[int(issue["id"])] = None if moment is None else int(moment.timestamp() * 1000)
+            ident = int(issue["id"])
+            idents.append(ident)
+            stamps[ident] = None if moment is None else int(moment.timestamp() * 1000)
             if moment is not None and (self.newest is None or moment > self.newest):
                 self.newest = moment
         recent = self.recent
-        todo = [issue for issue in page if recent.get(int(issue["id"]), -1) != stamps[int(issue["id"])]]
+        todo = [
+            issue for issue, ident in zip(page, idents, strict=True) if recent.get(ident, -1) != stamps[ident]
+        ]
         if not todo:
             return []
         if self.single:
@@ -611,13 +617,15 @@ class _Sweep:
         if truncated and c.cloud:
             for issue in truncated:
                 issue.pop("changelog", None)
-                self.held.append(_Held(issue, routes[int(issue["id"])], stamps[int(issue["id"])]))
+                ident = int(issue["id"])
+                self.held.append(_Held(issue, routes[ident], stamps[ident]))
+                self.waiting.add(ident)
         elif truncated:
             histories = c.changelogs.issues(truncated)
             c.source.changelog_endpoint = c.changelogs.endpoint
             complete = routed
         events += self._emit(complete, routes, histories)
-        waiting = {int(h.issue["id"]) for h in self.held}
+        waiting = self.waiting
         for issue in todo:
             ident = int(issue["id"])
             stamp = stamps[ident]
@@ -660,6 +668,7 @@ class _Sweep:
     def _flush(self) -> list[Event]:
         """Fetch the whole changelogs of held issues (Cloud bulkfetch) and emit them."""
         held, self.held = self.held, []
+        self.waiting = set()
         histories = self.c.changelogs.bulkfetch([str(h.issue["id"]) for h in held])
         # An issue missing from the reply was deleted meanwhile: reconciliation reports it.
         found = [h for h in held if h.issue["id"] in histories]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from teampulse import Change, Sprint, StatusCategory, WorkItem
@@ -19,6 +20,9 @@ _SPRINT_ID = re.compile(r"[\[,]id=(\d+)")
 _SPRINT_STATE = re.compile(r"[\[,]state=(\w+)")
 _SPRINT_START = re.compile(r"[\[,]startDate=([^,\]]*)")
 _SPRINT_END = re.compile(r"[\[,]endDate=([^,\]]*)")
+_AT = attrgetter("at")
+_SPRINTS_KEPT = 10_000  # parsed sprint values a translator remembers (a page names a few, again and again)
+_PLAIN = frozenset({str, int, type(None)})
 
 
 def status_map(statuses: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -133,6 +137,8 @@ class Translator:
             self.fields[sprint_field] = "sprint"
         # Data Center change items may lack fieldId and name the sprint field "Sprint".
         self.names = {"status": "status", "duedate": "duedate", "assignee": "assignee", "Sprint": "sprint"}
+        # Every issue of a sprint carries the same sprint value: parse each one once.
+        self._sprints: dict[Any, Sprint | None] = {}
 
     def work_item(self, issue: Mapping[str, Any], team: str, histories: list[Any] | None = None) -> WorkItem:
         """Translate one issue; `histories` replaces a truncated changelog when given."""
@@ -147,7 +153,7 @@ class Translator:
         if self.sprint_field:
             raw = fields.get(self.sprint_field)
             if raw:
-                parsed = [parse_sprint(v) for v in raw] if isinstance(raw, list) else [parse_sprint(raw)]
+                parsed = [self._sprint(v) for v in raw] if isinstance(raw, list) else [self._sprint(raw)]
                 sprints = tuple(s for s in parsed if s is not None)
         if histories is None:
             histories = (issue.get("changelog") or {}).get("histories") or []
@@ -163,6 +169,25 @@ class Translator:
             sprints=sprints,
             changes=self.changes(histories),
         )
+
+    def _sprint(self, value: object) -> Sprint | None:
+        """Return parse_sprint(value), parsing each distinct value once."""
+        if isinstance(value, Mapping):
+            key: Any = (value.get("id"), value.get("state"), value.get("startDate"), value.get("endDate"))
+            # Only plain parts: 1, 1.0 and True are one key but not one sprint.
+            if not all(type(part) in _PLAIN for part in key):
+                return parse_sprint(value)
+        elif isinstance(value, str):
+            key = value
+        else:
+            return parse_sprint(value)
+        if key in self._sprints:
+            return self._sprints[key]
+        sprint = parse_sprint(value)
+        if len(self._sprints) >= _SPRINTS_KEPT:
+            self._sprints.clear()
+        self._sprints[key] = sprint
+        return sprint
 
     def changes(self, histories: list[Any]) -> tuple[Change, ...]:
         """Translate changelog histories into Changes on the fields teampulse follows, oldest first."""
@@ -202,7 +227,7 @@ class Translator:
                 out.append(Change(f"{history.get('id')}:{index}", at, kind, old, new))
         if len(out) > 1 and out[0].at > out[-1].at:
             # Some Jira versions list histories newest first; keep the model's oldest-first order.
-            out.sort(key=lambda c: c.at)
+            out.sort(key=_AT)
         return tuple(out)
 
 

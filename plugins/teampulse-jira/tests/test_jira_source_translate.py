@@ -226,6 +226,30 @@ def test_id_sets_encode_compactly_and_round_trip():
     assert len(encode_ids(big)) < 3 * len(big)
 
 
+def test_ids_encode_as_base_36_deltas_at_every_size():
+    # Deltas below 36 * 36 come from a table, larger ones are computed: both read the same.
+    ids = {7, 8, 43, 43 + 1295, 43 + 1295 + 1296, 10**12}
+    assert encode_ids(ids) == "7.1.z.zz.100.cre66g8m"
+    assert decode_ids(encode_ids(ids) + "|" + encode_ids({9})) == ids | {9}
+
+
+def test_a_sprint_named_again_translates_as_when_first_met():
+    people = People(cloud=True)
+    translator = Translator(status_map(STATUSES), SPRINT_FIELD, people)
+    values = [
+        {"id": 1, "state": "active", "startDate": "2026-03-09T09:00:00.000Z"},
+        {"id": True, "state": "active", "startDate": "2026-03-09T09:00:00.000Z"},  # == 1, not the same sprint
+        {"id": 1.0, "state": "active", "startDate": "2026-03-09T09:00:00.000Z"},
+        {"id": 1, "state": "active", "startDate": "2026-03-09T09:00:00.000Z"},
+        "com.atlassian.greenhopper.service.sprint.Sprint@9[id=13,state=FUTURE,startDate=<null>]",
+    ]
+    for value in values * 2:
+        issue = cloud_issue()
+        issue["fields"][SPRINT_FIELD] = [value]
+        assert translator.work_item(issue, "t").sprints == (parse_sprint(value),)
+    assert [s.id for v in values if (s := parse_sprint(v))] == ["1", "True", "1.0", "1", "13"]
+
+
 def test_cursor_round_trips_and_ignores_foreign_shapes():
     tc = TeamCursor(jql="abc", updated=datetime(2026, 3, 15, 12, tzinfo=UTC), ids={1, 5})
     cursor = {"v": VERSION, "teams": {"payments": tc.to_json()}}
