@@ -31,6 +31,7 @@ from .settings import (
 
 CONFIG_ENV = "TEAMPULSE_CONFIG"
 _TEAM_NAME = r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}"
+_UID = r"[A-Za-z0-9_-]{1,40}"  # Grafana's dashboard UIDs
 
 # How many days back the engine replays to find episodes; each has a reference window behind it.
 SCAN_DAYS = 90
@@ -190,6 +191,20 @@ SETTINGS = Settings(
         None,
         "your Grafana's address: the team page and the alerts link to the dashboards there",
     ),
+    *(
+        Setting(
+            f"dashboards_{name}_uid",
+            Text(what="a Grafana dashboard UID (letters, digits, - and _, at most 40)", pattern=_UID),
+            default,
+            f"the UID of the {what} dashboard in that Grafana, for the team page's links: "
+            "the `{name}_uid` of your mixin.toml, if it changes it".replace("{name}", name),
+        )
+        for name, default, what in (
+            ("overview", "teampulse-overview", "organisation overview"),
+            ("team", "teampulse-team", "team detail"),
+            ("health", "teampulse-health", "teampulse health"),
+        )
+    ),
 )
 TEAM = Settings(
     Setting(
@@ -346,6 +361,8 @@ class Config:
     pressure: PressureSettings
     alerts: AlertSettings
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # The dashboards' UIDs in that Grafana, by dashboard: overview, team, health.
+    dashboard_uids: Mapping[str, str] = field(default_factory=dict)
 
     def history(self) -> timedelta:
         """Return how far back the engine reads: the scan, a reference window before it, a 1:1 window."""
@@ -456,6 +473,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         retention=settings["retention"],
         survey_window=settings["survey_window"],
         dashboards_url=dashboards_url.rstrip("/") if dashboards_url else None,
+        dashboard_uids={name: settings[f"dashboards_{name}_uid"] for name in ("overview", "team", "health")},
         teams=tuple(teams),
         sources=sources,
         notifiers=notifiers,

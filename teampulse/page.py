@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -20,6 +21,16 @@ from .states import TeamState
 OVERVIEW_UID = "teampulse-overview"
 TEAM_UID = "teampulse-team"
 HEALTH_UID = "teampulse-health"
+
+
+@dataclass(frozen=True)
+class DashboardUids:
+    """The UIDs of the three shipped dashboards as imported (a mixin.toml may change them)."""
+
+    overview: str = OVERVIEW_UID
+    team: str = TEAM_UID
+    health: str = HEALTH_UID
+
 
 # What the page calls each action kind, in a manager's words.
 ACTION_WORDS = {
@@ -413,16 +424,16 @@ def _band_now(snap: TeamSnapshot) -> str:
     return f"{top:.2f}" if top is not None else "unknown"
 
 
-def _dashboard(dashboards: str | None, team: str) -> str:
+def _dashboard(dashboards: str | None, team: str, uid: str) -> str:
     if not dashboards:
         return ""
     return (
-        f'<a class="dash" href="{_e(dashboards)}/d/{TEAM_UID}/?var-team={quote(team)}">'
+        f'<a class="dash" href="{_e(dashboards)}/d/{quote(uid)}/?var-team={quote(team)}">'
         "Team dashboard in Grafana</a>"
     )
 
 
-def _section(snap: TeamSnapshot, dashboards: str | None) -> str:
+def _section(snap: TeamSnapshot, dashboards: str | None, uids: DashboardUids = DashboardUids()) -> str:
     tz = _zone(snap.timezone)
     css, badge = _badge(snap)
     why = _why(snap)
@@ -433,7 +444,7 @@ def _section(snap: TeamSnapshot, dashboards: str | None) -> str:
         else f"Process pressure {snap.pressure:.2f}, its normal {snap.baseline:.2f}."
     )
     return f"""<section class="team {css}" id="team-{_e(snap.team)}" data-team="{_e(snap.team)}" data-state="{_e(snap.state)}">
-<header><h2><a href="/?team={quote(snap.team)}">{_e(snap.team)}</a></h2> <span class="badge {css}">{_e(badge)}</span> {_dashboard(dashboards, snap.team)}</header>
+<header><h2><a href="/?team={quote(snap.team)}">{_e(snap.team)}</a></h2> <span class="badge {css}">{_e(badge)}</span> {_dashboard(dashboards, snap.team, uids.team)}</header>
 <p class="headline">{_e(headline(snap, tz))}</p>
 {f'<p class="why"><b>Why:</b> {_e(why)}</p>' if why else ""}
 {todo}
@@ -546,12 +557,17 @@ polyline.support { fill: none; stroke: #0969da; stroke-width: 2; } circle.suppor
 
 
 def render_page(
-    state: ExportState, dashboards: str | None = None, timezone: str = "UTC", team: str | None = None
+    state: ExportState,
+    dashboards: str | None = None,
+    timezone: str = "UTC",
+    team: str | None = None,
+    uids: DashboardUids = DashboardUids(),
 ) -> str:
     """Return the HTML page of teams: who needs attention first, each with its trends.
 
     `timezone` is the organisation's (settings.timezone), for the page's own time stamp;
     each team's days are in the team's zone. With `team`, only that team (a page to link to).
+    `dashboards` is Grafana's address and `uids` the dashboards' there.
     """
     tz = _zone(timezone)
     snapshots = sorted((s for s in state.snapshots if team is None or s.team == team), key=_order)
@@ -559,12 +575,12 @@ def render_page(
     # A page of one team counts that team's alerts; the source alerts concern every team.
     firing = sum(1 for a in state.alerts if a.firing and a.labels.get("team", "") in shown | {""})
     nav = (
-        f' · <a href="{_e(dashboards)}/d/{OVERVIEW_UID}/">Organisation dashboard</a>'
-        f' · <a href="{_e(dashboards)}/d/{HEALTH_UID}/">teampulse health</a>'
+        f' · <a href="{_e(dashboards)}/d/{quote(uids.overview)}/">Organisation dashboard</a>'
+        f' · <a href="{_e(dashboards)}/d/{quote(uids.health)}/">teampulse health</a>'
         if dashboards
         else ""
     )
-    sections = "\n".join(_section(s, dashboards) for s in snapshots)
+    sections = "\n".join(_section(s, dashboards, uids) for s in snapshots)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>teampulse: teams</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -30,7 +30,7 @@ from .engine import EvaluationCache
 from .errors import TeampulseError, WebhookRejected
 from .exporter import ExportState, Rendering
 from .model import ACTION_KINDS
-from .page import _STYLE, render_page
+from .page import _STYLE, DashboardUids, render_page
 from .sharding import TeamElsewhere
 from .timeutil import iso, parse_time
 from .webconfig import WebConfig
@@ -311,7 +311,8 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             elif path == "/":
                 config = service.runtime.config
                 team = parse_qs(urlsplit(self.path).query).get("team", [None])[0]
-                page = render_page(state, config.dashboards_url, config.timezone.key, team)
+                uids = DashboardUids(**config.dashboard_uids)
+                page = render_page(state, config.dashboards_url, config.timezone.key, team, uids)
                 known = team is None or any(s.team == team for s in state.snapshots)
                 self._send(200 if known else 404, page.encode(), "text/html; charset=utf-8")
             elif path == "/favicon.ico":

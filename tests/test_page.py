@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from support import NOW, Items
 
-from teampulse import config
+from teampulse import ConfigError, config
 from teampulse.alerts import evaluate_alerts
 from teampulse.engine import evaluate
 from teampulse.exporter import ExportState
 from teampulse.model import LeadershipAction, WorkItem
-from teampulse.page import render_page
+from teampulse.page import DashboardUids, render_page
 from teampulse.store import Store
 
 D = timedelta(days=1)
@@ -72,8 +72,10 @@ def render(write_config: Callable[..., Path], items: Items) -> Callable[..., str
     """Return a function that renders the page of the three teams, as `serve` would at NOW."""
     runs: list[int] = []
 
-    def page(dashboards: str | None = None, crunch_data: bool = False, team: str | None = None) -> str:
-        setting = f'dashboards_url = "{dashboards}"' if dashboards else ""
+    def page(
+        dashboards: str | None = None, crunch_data: bool = False, team: str | None = None, more: str = ""
+    ) -> str:
+        setting = (f'dashboards_url = "{dashboards}"' if dashboards else "") + "\n" + more
         runs.append(1)  # each page from its own store
         cfg = config.load(write_config(CONFIG.format(dashboards=setting, state=f"state{len(runs)}.db")))
         store = Store(cfg.state)
@@ -87,7 +89,9 @@ def render(write_config: Callable[..., Path], items: Items) -> Callable[..., str
         snapshots = evaluate(cfg, store, NOW)
         alerts = evaluate_alerts(cfg, snapshots, [], NOW)
         state = ExportState(snapshots=snapshots, alerts=alerts, collected_at=NOW.timestamp())
-        return render_page(state, cfg.dashboards_url, cfg.timezone.key, team)
+        return render_page(
+            state, cfg.dashboards_url, cfg.timezone.key, team, DashboardUids(**cfg.dashboard_uids)
+        )
 
     return page
 
@@ -196,6 +200,25 @@ def test_dashboard_link_only_when_configured(render: Callable[..., str]) -> None
     link = 'href="https://grafana.example.com/d/teampulse-team/?var-team=payments"'
     assert link in _section(page, "payments")
     assert page.count("Team dashboard in Grafana") == 3
+
+
+def test_dashboard_links_follow_the_configured_uids(render: Callable[..., str]) -> None:
+    # A mixin.toml that gives the dashboards other UIDs: the settings say so, the links follow.
+    more = 'dashboards_team_uid = "tp-team"\ndashboards_overview_uid = "tp_org"\ndashboards_health_uid = "tp-health"'
+    page = render("https://grafana.example.com", more=more)
+    assert 'href="https://grafana.example.com/d/tp-team/?var-team=payments"' in _section(page, "payments")
+    assert 'href="https://grafana.example.com/d/tp_org/"' in page
+    assert 'href="https://grafana.example.com/d/tp-health/"' in page
+    assert "teampulse-team" not in page and "teampulse-overview" not in page
+
+
+@pytest.mark.parametrize("uid", ["", "a b", "x" * 41, "../admin", "tp/team"])
+def test_a_dashboard_uid_grafana_would_not_take_is_refused_naming_the_key(
+    write_config: Callable[..., Path], uid: str
+) -> None:
+    text = CONFIG.format(dashboards=f'dashboards_team_uid = "{uid}"', state="state.db")
+    with pytest.raises(ConfigError, match=r"settings\.dashboards_team_uid.*Grafana dashboard UID"):
+        config.load(write_config(text))
 
 
 def test_recent_actions_show_kind_and_day_never_the_note(render: Callable[..., str]) -> None:
