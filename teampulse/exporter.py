@@ -487,35 +487,18 @@ def wants_openmetrics(accept: str | None) -> bool:
 
 
 def exposition(
-    state: ExportState,
-    accept: str | None,
-    cached: bytes | None = None,
-    now: float | None = None,
-    cached_openmetrics: bytes | None = None,
+    state: ExportState, accept: str | None, cached: bytes | None = None, now: float | None = None
 ) -> tuple[bytes, str]:
-    """Return the body and content type of a scrape: OpenMetrics when asked for, else 0.0.4 text."""
-    parts, content_type = exposition_parts(state, accept, cached, now, cached_openmetrics)
-    return b"".join(parts), content_type
+    """Return the body and content type of a scrape: OpenMetrics when asked for, else 0.0.4 text.
 
-
-def exposition_parts(
-    state: ExportState,
-    accept: str | None,
-    cached: bytes | None = None,
-    now: float | None = None,
-    cached_openmetrics: bytes | None = None,
-) -> tuple[tuple[bytes, ...], str]:
-    """Return a scrape's body as parts to send in turn (the cached rendering is not copied), and its type.
-
-    `cached` is the state's 0.0.4 rendering and `cached_openmetrics` its OpenMetrics rendering
-    without `# EOF`; without them they are rendered once per state. The cache age, the one
-    value that changes between scrapes, follows them.
+    `cached` is the state's 0.0.4 rendering; OpenMetrics is rendered once per state. `serve`
+    sends a Rendering's parts instead, made once per cycle.
     """
     now = now if now is not None else time.time()
     if wants_openmetrics(accept):
-        body = cached_openmetrics if cached_openmetrics is not None else openmetrics_without_eof(state)
-        return (body, age_lines(state, now) + b"# EOF\n"), OPENMETRICS_CONTENT_TYPE
-    return (cached if cached is not None else render(state), age_lines(state, now)), TEXT_CONTENT_TYPE
+        return openmetrics_without_eof(state) + age_lines(state, now) + b"# EOF\n", OPENMETRICS_CONTENT_TYPE
+    body = cached if cached is not None else render(state)
+    return body + age_lines(state, now), TEXT_CONTENT_TYPE
 
 
 @dataclass(frozen=True)

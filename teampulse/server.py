@@ -607,9 +607,9 @@ CLIENT_TIMEOUT = 30.0
 # Connections served at once, in all and from one address (serve --max-connections, and
 # --max-connections-per-client; behind a reverse proxy every client has the proxy's address).
 MAX_CONNECTIONS = 64
+MAX_CONNECTIONS_PER_CLIENT = 16
 SWITCH_INTERVAL = 0.0001  # seconds; Python's default is 0.005
 FULL_COLLECTION_EVERY = 86400.0  # seconds between full garbage collections in serve
-MAX_CONNECTIONS_PER_CLIENT = 16
 
 
 class _Server(ThreadingHTTPServer):
