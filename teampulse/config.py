@@ -361,8 +361,10 @@ class Config:
     pressure: PressureSettings
     alerts: AlertSettings
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
-    # The dashboards' UIDs in that Grafana, by dashboard: overview, team, health.
-    dashboard_uids: Mapping[str, str] = field(default_factory=dict)
+    # The dashboards' UIDs in that Grafana (settings.dashboards_*_uid).
+    dashboards_overview_uid: str = "teampulse-overview"
+    dashboards_team_uid: str = "teampulse-team"
+    dashboards_health_uid: str = "teampulse-health"
 
     def history(self) -> timedelta:
         """Return how far back the engine reads: the scan, a reference window before it, a 1:1 window."""
@@ -473,7 +475,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         retention=settings["retention"],
         survey_window=settings["survey_window"],
         dashboards_url=dashboards_url.rstrip("/") if dashboards_url else None,
-        dashboard_uids={name: settings[f"dashboards_{name}_uid"] for name in ("overview", "team", "health")},
+        dashboards_overview_uid=settings["dashboards_overview_uid"],
+        dashboards_team_uid=settings["dashboards_team_uid"],
+        dashboards_health_uid=settings["dashboards_health_uid"],
         teams=tuple(teams),
         sources=sources,
         notifiers=notifiers,

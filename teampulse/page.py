@@ -14,6 +14,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .alerts import what_rose
+from .config import Config
 from .engine import TeamSnapshot, TrendPoint
 from .exporter import ExportState
 from .states import TeamState
@@ -30,6 +31,11 @@ class DashboardUids:
     overview: str = OVERVIEW_UID
     team: str = TEAM_UID
     health: str = HEALTH_UID
+
+    @classmethod
+    def of(cls, config: Config) -> DashboardUids:
+        """Return the UIDs the config's settings give."""
+        return cls(config.dashboards_overview_uid, config.dashboards_team_uid, config.dashboards_health_uid)
 
 
 # What the page calls each action kind, in a manager's words.

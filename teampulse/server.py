@@ -311,7 +311,7 @@ def make_handler(service: Service, web: WebConfig | None = None) -> type[BaseHTT
             elif path == "/":
                 config = service.runtime.config
                 team = parse_qs(urlsplit(self.path).query).get("team", [None])[0]
-                uids = DashboardUids(**config.dashboard_uids)
+                uids = DashboardUids.of(config)
                 page = render_page(state, config.dashboards_url, config.timezone.key, team, uids)
                 known = team is None or any(s.team == team for s in state.snapshots)
                 self._send(200 if known else 404, page.encode(), "text/html; charset=utf-8")

@@ -89,9 +89,7 @@ def render(write_config: Callable[..., Path], items: Items) -> Callable[..., str
         snapshots = evaluate(cfg, store, NOW)
         alerts = evaluate_alerts(cfg, snapshots, [], NOW)
         state = ExportState(snapshots=snapshots, alerts=alerts, collected_at=NOW.timestamp())
-        return render_page(
-            state, cfg.dashboards_url, cfg.timezone.key, team, DashboardUids(**cfg.dashboard_uids)
-        )
+        return render_page(state, cfg.dashboards_url, cfg.timezone.key, team, DashboardUids.of(cfg))
 
     return page
 

@@ -262,7 +262,7 @@ def test_every_core_section_is_declared() -> None:
     assert set(config.SECTIONS) == {"settings", "teams", "sources", "notifiers", "pressure", "alerts"}
     assert config.SETTINGS.names() == [
         "state", "timezone", "working_hours", "min_group_size", "interval", "retention", "survey_window",
-        "dashboards_url",
+        "dashboards_url", "dashboards_overview_uid", "dashboards_team_uid", "dashboards_health_uid",
     ]  # fmt: skip
     assert config.TEAM.names() == [
         "name",
