@@ -13,6 +13,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from .negotiation import qualities
+
 # magic, deflate, no flags, no mtime, no extra flags, OS unknown (RFC 1952, section 2.3)
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _LEVEL = 6
@@ -44,22 +46,7 @@ def gzip_tail(prefix: GzipPrefix, tail: bytes) -> bytes:
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Return whether an Accept-Encoding header accepts gzip (RFC 9110, section 12.5.3)."""
-    gzip_q: float | None = None
-    star_q: float | None = None
-    for part in (accept_encoding or "").split(","):
-        coding, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        coding = coding.lower()
-        if coding in ("gzip", "x-gzip"):
-            gzip_q = q if gzip_q is None else max(gzip_q, q)
-        elif coding == "*":
-            star_q = q
-    chosen = gzip_q if gzip_q is not None else star_q
+    best = qualities(accept_encoding)
+    named = [best[coding] for coding in ("gzip", "x-gzip") if coding in best]
+    chosen = max(named) if named else best.get("*")
     return chosen is not None and chosen > 0

@@ -23,6 +23,7 @@ from .alerts import PRESSURE_ALERT, SOURCE_DOWN_ALERT
 from .compression import GzipPrefix, gzip_prefix, gzip_tail
 from .engine import TeamSnapshot
 from .kinds import AlertState
+from .negotiation import qualities
 from .states import TeamState
 from .store import SourceRun
 
@@ -468,19 +469,7 @@ def age_lines(state: ExportState, now: float | None = None) -> bytes:
 
 def wants_openmetrics(accept: str | None) -> bool:
     """Return whether an Accept header prefers OpenMetrics to the 0.0.4 text format."""
-    best: dict[str, float] = {}
-    for part in (accept or "").split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
-        best[media] = max(best.get(media, 0.0), q)
+    best = qualities(accept)
     om = best.get("application/openmetrics-text", 0.0)
     text = max(best.get("text/plain", 0.0), best.get("*/*", 0.0), best.get("text/*", 0.0))
     return om > 0 and om >= text
