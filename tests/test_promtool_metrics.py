@@ -316,7 +316,7 @@ def test_a_team_costs_a_bounded_number_of_series_and_its_state_is_one(demo: Demo
         assert not any(name.startswith("teampulse_alert_") for name in families), team
         # At most: 28 families of one series (3 of them the deprecated names), the indices'
         # components (6 pressure, 5 support without plugins), the histogram's 9, the 8 action
-        # kinds and a series per configured survey dimension (3 here). docs/scaling.md counts them.
+        # kinds and a series per configured survey dimension (3 here). docs/metrics.md counts them.
         assert sum(families.values()) <= 28 + 6 + 5 + 9 + 8 + 3, (team, families.most_common(8))
         assert sum(1 for n in families.values() if n == 1) <= 28, (team, families)
     states = re.findall(r'^teampulse_team_state\{state="(\w+)",team="(\w+)"\} 1\.0$', demo.collected, re.M)
