@@ -354,11 +354,7 @@ class _Collection:
         try:
             first = next(pages, None)
         except JqlRejected as exc:
-            if len(teams) == 1:
-                self.rejected[teams[0].name] = exc.detail
-                return
-            middle = len(teams) // 2
-            for half in (teams[:middle], teams[middle:]):
+            for half in self._halves(teams, exc):
                 yield from self._sweep(half, query, since)
             return
         if first is None:
@@ -493,17 +489,25 @@ class _Collection:
         for group in batches(sorted(chosen, key=lambda t: t.name), lambda t: t.size):
             yield from self._reconcile_group(group)
 
+    def _halves(self, teams: Sequence[_Team], exc: JqlRejected) -> tuple[Sequence[_Team], ...]:
+        """Return the halves to ask again after Jira refused the teams' combined JQL.
+
+        Bisecting finds the team whose JQL Jira refuses; that team alone is recorded as
+        rejected, and the others are synced.
+        """
+        if len(teams) == 1:
+            self.rejected[teams[0].name] = exc.detail
+            return ()
+        middle = len(teams) // 2
+        return (teams[:middle], teams[middle:])
+
     def _reconcile_group(self, teams: Sequence[_Team]) -> Iterator[Batch]:
         if not self.searcher.left():
             return
         try:
             current = self.searcher.ids("reconcile", either(_operands(teams)))
         except JqlRejected as exc:
-            if len(teams) == 1:
-                self.rejected[teams[0].name] = exc.detail
-                return
-            middle = len(teams) // 2
-            for half in (teams[:middle], teams[middle:]):
+            for half in self._halves(teams, exc):
                 yield from self._reconcile_group(half)
             return
         removed: list[Event] = []

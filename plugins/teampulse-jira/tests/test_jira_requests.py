@@ -8,7 +8,6 @@ a search and a few routing searches; a request budget cuts a cycle without losin
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,7 +110,7 @@ class Synced:
         """Collect `minutes` after the last collection; return its batches, requests and context."""
         self.now += timedelta(minutes=minutes)
         self.server.dataset.set_now(self.now)
-        settled(self.server).reset()
+        self.server.stats.reset()
         ctx = RecordingContext(
             self.teams, self.store.cursor("jira"), self.now, name="jira", history_from=HISTORY
         )
@@ -120,22 +119,13 @@ class Synced:
             batches.append(batch)
             self.store.apply_batch("jira", [self.scrub(ev) for ev in batch.events], batch.cursor, 0.0)
         assert not ctx.problems
-        return batches, settled(self.server), ctx
+        return batches, self.server.stats, ctx
 
     def items(self) -> dict[tuple[str, str], tuple[Any, ...]]:
         rows = self.store._db.execute(
             "SELECT team, id, key, updated, status, assignee, history FROM work_items WHERE removed_at IS NULL"
         )
         return {(row[0], row[1]): tuple(row) for row in rows}
-
-
-def settled(server: EmulatorServer) -> Stats:
-    """Return the request counts once the emulator has recorded the last reply it sent."""
-    total = -1
-    while total != server.stats.total:
-        total = server.stats.total
-        time.sleep(0.05)
-    return server.stats
 
 
 def searches(stats: Stats) -> int:
@@ -294,7 +284,7 @@ def test_a_long_combined_query_is_posted_and_cut_in_two(monkeypatch):
         # A short one stays a GET.
         small = Synced(make(server.url, monkeypatch), server, many[:3])
         small.cycle()
-        assert settled(server).count("GET /rest/api/2/search/jql") == 1
+        assert server.stats.count("GET /rest/api/2/search/jql") == 1
     assert len(" OR ".join(f"({t.jql})" for t in many[:3])) < GET_MAX_JQL_CHARS
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from teampulse_jira import JiraSource, create
 from teampulse_jira.client import Transport
 from teampulse_jira.config import parse_settings
 from teampulse_jira.source import MAX_REWINDS, MAX_STALE_PAGES, _Collection
-from teampulse_jira_emulator import Credentials, Dataset, EmulatorServer, Faults, Stats
+from teampulse_jira_emulator import Credentials, Dataset, EmulatorServer, Faults
 from teampulse_jira_emulator.model import to_ms
 
 from teampulse import (
@@ -125,18 +124,8 @@ def committed(*runs: list[Batch]) -> Mapping[str, Any] | None:
     return cursors[-1] if cursors else None
 
 
-def settled(server: EmulatorServer) -> Stats:
-    """Return the request counts once the emulator has recorded the last reply it sent."""
-    # The emulator counts a request after writing its reply, so the client can be faster.
-    total = -1
-    while total != server.stats.total:
-        total = server.stats.total
-        time.sleep(0.05)
-    return server.stats
-
-
 def search_count(server: EmulatorServer) -> int:
-    stats = settled(server)
+    stats = server.stats
     return stats.count("search/jql") if server.cloud else stats.count("/search")
 
 
@@ -149,9 +138,9 @@ def test_first_sync_pages_through_every_issue_exactly_once(jira, monkeypatch):
     assert set(counts) == set(keys) and max(counts.values()) == 1
     assert search_count(server) == math.ceil(N_ISSUES / 20)
     for endpoint in ("serverInfo", "myself", "/status", "/field"):
-        assert settled(server).count(endpoint) == 1, endpoint
-    assert settled(server).count("bulkfetch") == (1 if server.cloud else 0)
-    assert settled(server).count("issue/") == 0  # nothing per issue
+        assert server.stats.count(endpoint) == 1, endpoint
+    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
+    assert server.stats.count("issue/") == 0  # nothing per issue
     assert not sleeps
     # Every page is its own batch (Cloud: plus the held-back truncated issues at the end), and
     # the cursor never passes an issue not yet emitted.
@@ -197,7 +186,7 @@ def test_full_changelogs_beyond_the_cloud_cap(jira, monkeypatch):
         assert [c.at for c in long_item.changes] == sorted(c.at for c in long_item.changes)
         assert len({c.id for c in long_item.changes}) == len(long_item.changes)
     # Held back across pages, the three truncated changelogs come in one request.
-    assert settled(server).count("bulkfetch") == (1 if server.cloud else 0)
+    assert server.stats.count("bulkfetch") == (1 if server.cloud else 0)
     assert len(items) == N_ISSUES
 
 
@@ -214,7 +203,7 @@ def test_changelog_endpoint_or_expanded_issue_fallback(jira, monkeypatch):
         assert histories is not None and len(histories) == LONG_HISTORY + 2
         # Cloud has issue/{id}/changelog (two pages of 100); this Data Center version lacks it.
         assert source.changelog_endpoint is server.cloud
-        assert settled(server).count("issue/{issueIdOrKey}/changelog") == (2 if server.cloud else 1)
+        assert server.stats.count("issue/{issueIdOrKey}/changelog") == (2 if server.cloud else 1)
         assert collection._dc_changelog("999999") is None  # a deleted issue: nothing to add
     finally:
         transport.close()
@@ -227,7 +216,7 @@ def test_a_429_with_retry_after_mid_sync_is_waited_out(jira, monkeypatch):
     items = items_of(run(source)[0])
     assert sleeps == [7.0]
     assert sorted(i.id for i in items) == sorted(keys)
-    assert settled(server).snapshot()["by_status"]["429"] == 1
+    assert server.stats.snapshot()["by_status"]["429"] == 1
 
 
 def test_a_503_then_success(jira, monkeypatch):
@@ -330,14 +319,14 @@ def test_second_sync_fetches_only_what_changed(jira, monkeypatch):
     ds.set_due_date(changed[1], (later + timedelta(days=3)).date())
     ds.reassign(changed[2], "maria@example.com")
     ds.set_now(later)
-    settled(server).reset()
+    server.stats.reset()
     second, _ = run(source, cursor=cursor, now=later)
     items = items_of(second)
     # The newest issue of the first sync lies within the overlap window: read again, but
     # skipped, since it has not changed.
     assert {i.key for i in items} == set(changed)
     assert search_count(server) == 1
-    assert settled(server).total == 1  # the server's settings are kept for the process
+    assert server.stats.total == 1  # the server's settings are kept for the process
     by_key = {i.key: i for i in items}
     assert by_key["PAY-17"].status_category is StatusCategory.DONE
     assert by_key["PAY-202"].assignee == "maria@example.com"
@@ -345,15 +334,15 @@ def test_second_sync_fetches_only_what_changed(jira, monkeypatch):
     assert by_key["PAY-100"].changes[-1].field == "duedate"
     # A third sync with nothing new re-reads only the overlap window (all changed just before
     # `later`), where nothing changed since: one search, nothing stored, no cursor to commit.
-    settled(server).reset()
+    server.stats.reset()
     third, _ = run(source, cursor=second[-1].cursor, now=later + timedelta(hours=1))
     assert third == []
-    assert settled(server).total == 1
+    assert server.stats.total == 1
     # A new process reads the server's settings first: serverInfo, myself, status, field.
-    settled(server).reset()
+    server.stats.reset()
     fresh, _ = make_source(server.url, monkeypatch)
     assert run(fresh, cursor=second[-1].cursor, now=later + timedelta(hours=1))[0] == []
-    assert settled(server).total == 5
+    assert server.stats.total == 5
 
 
 def test_a_restart_resumes_from_the_committed_cursor(jira, monkeypatch):
@@ -383,7 +372,7 @@ def test_deleted_and_moved_issues_are_removed_after_reconciliation(jira, monkeyp
     # Before reconcile_hours have passed, incremental sync cannot see them go.
     second, _ = run(source, cursor=first[-1].cursor, now=later)
     assert not [e for b in second for e in b.events if isinstance(e, WorkItemRemoved)]
-    settled(server).reset()
+    server.stats.reset()
     much_later = NOW + timedelta(hours=25)
     ds.set_now(much_later)
     third, _ = run(source, cursor=committed(first, second), now=much_later)
@@ -455,16 +444,16 @@ def test_hidden_addresses_are_learnt_with_one_user_search_per_member(mode, monke
         assert {i.assignee for i in items} == set(MEMBERS)
         if mode == "cloud":
             # One page of the site's users maps maria (her address shows); bob and chen are looked up.
-            assert settled(server).count("users/search") == 1
-            assert settled(server).count("user/search") == 2
+            assert server.stats.count("users/search") == 1
+            assert server.stats.count("user/search") == 2
         else:
             # bob, chen and maria: authors are not read, so maria's shown address is never met
-            assert settled(server).count("user/search") == 3
+            assert server.stats.count("user/search") == 3
         assert {c.author for i in items for c in i.changes} == {None}
         # Learnt for the life of the process: the next collection asks nobody.
         server.stats.reset()
         run(source)
-        assert settled(server).count("user/search") == 0
+        assert server.stats.count("user/search") == 0
         # A fresh process that meets someone outside the team keeps a Jira identifier for them.
         ds.add_user("dora@example.com", "Dora Outside")
         ds.set_now(NOW + timedelta(hours=1))

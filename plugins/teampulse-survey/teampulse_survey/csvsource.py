@@ -373,8 +373,8 @@ class SurveyCsvSource:
         teams: Mapping[str, str],
         fixed_team: str | None,
         ctx: CollectContext,
-        elsewhere: Collection[str] = frozenset(),
-        skipped: list[int] | None = None,
+        elsewhere: Collection[str],
+        skipped: list[int],
     ) -> list[PersonSignal]:
         """Return the file's responses; rows of teams in `elsewhere` are left out, their lines in `skipped`."""
         text = self._load(path)
@@ -422,8 +422,7 @@ class SurveyCsvSource:
                         raise AnswerError(f"column {layout.team[0]}: is empty")
                     found = teams.get(team_text.casefold())
                     if found is None and team_text.casefold() in elsewhere:
-                        if skipped is not None:
-                            skipped.append(line)
+                        skipped.append(line)
                         continue
                     if found is None:
                         # The value itself stays out: the cell is free text to us.
